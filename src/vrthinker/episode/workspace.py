@@ -1,0 +1,84 @@
+"""The workspace of a video-preference episode: the frame pools of both videos.
+
+Each video is sampled uniformly to ``frames_per_video`` frames (resized with
+Qwen's smart-resize rule) once; every tool call and every rollout of a group
+reads from the same pool. The model addresses frames by 1-based numbers;
+``FrameRef`` (0-based) is what the code passes around.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image
+
+from vrthinker.episode.messages import FrameRef
+from vrthinker.video import FrameCache, SampledVideo, uniform_frame_indices
+
+Addressing = Literal["pooled", "per_video"]
+
+
+@dataclass(frozen=True)
+class VideoPairWorkspace:
+    """Prompt plus the sampled frames of video 1 and video 2."""
+
+    prompt: str
+    videos: tuple[SampledVideo, SampledVideo]
+    addressing: Addressing = "pooled"
+
+    @classmethod
+    def from_paths(
+        cls,
+        prompt: str,
+        video_a: str,
+        video_b: str,
+        *,
+        frames_per_video: int,
+        min_pixels: int,
+        max_pixels: int,
+        addressing: Addressing = "pooled",
+        cache: FrameCache | None = None,
+    ) -> "VideoPairWorkspace":
+        # A cache shared by the caller makes the G rollouts of a group decode each video once.
+        cache = cache if cache is not None else FrameCache(max_entries=4)
+        pools = tuple(
+            cache.get(path, num_frames=frames_per_video, min_pixels=min_pixels, max_pixels=max_pixels)
+            for path in (video_a, video_b)
+        )
+        return cls(prompt=prompt, videos=pools, addressing=addressing)  # type: ignore[arg-type]
+
+    # -- sizes and numbering -------------------------------------------------
+    @property
+    def frames_per_video(self) -> int:
+        return len(self.videos[0].frames)
+
+    @property
+    def pool_size(self) -> int:
+        return sum(len(v.frames) for v in self.videos)
+
+    def image(self, ref: FrameRef) -> Image.Image:
+        return self.videos[ref.video].frames[ref.frame_idx]
+
+    def frame_number(self, ref: FrameRef) -> int:
+        """The 1-based number the model uses for ``ref``."""
+        if self.addressing == "pooled":
+            return ref.video * self.frames_per_video + ref.frame_idx + 1
+        return ref.frame_idx + 1
+
+    def frame_label(self, ref: FrameRef) -> str:
+        """How a frame is named to the model, e.g. ``Frame 61 (Video 2)``."""
+        if self.addressing == "pooled":
+            return f"Frame {self.frame_number(ref)} (Video {ref.video + 1})"
+        return f"Video {ref.video + 1}, frame {ref.frame_idx + 1}"
+
+    def source_frame_index(self, ref: FrameRef) -> int:
+        """The frame's index in the original video file (for reports)."""
+        return self.videos[ref.video].frame_indices[ref.frame_idx]
+
+    def initial_view(self, per_video: int) -> tuple[FrameRef, ...]:
+        """``per_video`` uniformly spaced frames of each video, video 1 first."""
+        if per_video == 0:
+            return ()
+        idx = uniform_frame_indices(self.frames_per_video, per_video)
+        return tuple(FrameRef(v, i) for v in range(len(self.videos)) for i in idx)
