@@ -1,0 +1,120 @@
+"""Segments → padded tensors for SFT and RL, with assistant-only labels.
+
+Each segment's prompt is built by ``policy.render.encode_prompt``, the very
+function the HF backend prompts the model with, so a segment is trained on
+the context it was generated from. The completion is the exact sampled ids
+when the backend recorded them (RL), else the tokenized text plus
+``<|im_end|>`` (SFT on teacher traces). Position ids are not built here:
+Qwen-VL computes its 3-D M-RoPE positions from ``image_grid_thw`` and
+``mm_token_type_ids``, which are passed through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from vrthinker.episode.trajectory import Segment
+from vrthinker.policy.render import encode_prompt
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class EncodedSegment:
+    prompt: dict[str, Any]  # processor outputs for the prompt (batch of 1)
+    completion_ids: list[int]
+    old_logprobs: list[float] | None
+    weight: float
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # (B, T)
+    attention_mask: torch.Tensor  # (B, T)
+    labels: torch.Tensor  # (B, T), IGNORE_INDEX outside completions
+    mm_token_type_ids: torch.Tensor  # (B, T)
+    pixel_values: torch.Tensor | None  # (sum of patches, D)
+    image_grid_thw: torch.Tensor | None  # (num_images, 3)
+    weights: torch.Tensor  # (B,) per-segment weight (advantage in RL)
+    old_logprobs: torch.Tensor | None  # (B, T), aligned with labels; 0 where unknown
+    num_completion_tokens: int
+
+    def model_inputs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "input_ids": self.input_ids,
+            "attention_mask": self.attention_mask,
+            "mm_token_type_ids": self.mm_token_type_ids,
+        }
+        if self.pixel_values is not None:
+            out["pixel_values"] = self.pixel_values
+            out["image_grid_thw"] = self.image_grid_thw
+        return out
+
+    def to(self, device: torch.device | str) -> "Batch":
+        def move(x):
+            return x.to(device) if isinstance(x, torch.Tensor) else x
+
+        return Batch(**{k: move(v) for k, v in self.__dict__.items()})
+
+
+def completion_token_ids(segment: Segment, tokenizer: Any) -> list[int]:
+    if segment.completion_ids is not None:
+        return list(segment.completion_ids)
+    ids = tokenizer(segment.completion, add_special_tokens=False)["input_ids"]
+    return list(ids) + [tokenizer.convert_tokens_to_ids("<|im_end|>")]
+
+
+def encode_segment(segment: Segment, processor: Any) -> EncodedSegment:
+    prompt = encode_prompt(segment.messages, segment.images, processor, segment.assistant_prefix)
+    return EncodedSegment(
+        prompt=prompt,
+        completion_ids=completion_token_ids(segment, processor.tokenizer),
+        old_logprobs=list(segment.logprobs) if segment.logprobs is not None else None,
+        weight=segment.weight,
+    )
+
+
+def collate_segments(segments: Sequence[Segment], processor: Any, pad_token_id: int | None = None) -> Batch:
+    """Right-padded batch of ``segments`` (loss only on completion tokens)."""
+    encoded = [encode_segment(s, processor) for s in segments]
+    return collate_encoded(encoded, pad_token_id if pad_token_id is not None else processor.tokenizer.pad_token_id)
+
+
+def collate_encoded(encoded: Sequence[EncodedSegment], pad_token_id: int) -> Batch:
+    lengths = [e.prompt["input_ids"].shape[1] + len(e.completion_ids) for e in encoded]
+    B, T = len(encoded), max(lengths)
+    input_ids = torch.full((B, T), pad_token_id, dtype=torch.long)
+    attention = torch.zeros((B, T), dtype=torch.long)
+    labels = torch.full((B, T), IGNORE_INDEX, dtype=torch.long)
+    mm_types = torch.zeros((B, T), dtype=torch.long)
+    old_lp = torch.zeros((B, T), dtype=torch.float32)
+    have_old = all(e.old_logprobs is not None for e in encoded)
+    pixel_values, grids = [], []
+    for b, e in enumerate(encoded):
+        p_ids = e.prompt["input_ids"][0]
+        n_p, n_c = p_ids.shape[0], len(e.completion_ids)
+        input_ids[b, :n_p] = p_ids
+        input_ids[b, n_p : n_p + n_c] = torch.tensor(e.completion_ids)
+        attention[b, : n_p + n_c] = 1
+        labels[b, n_p : n_p + n_c] = torch.tensor(e.completion_ids)
+        if "mm_token_type_ids" in e.prompt:
+            mm_types[b, :n_p] = e.prompt["mm_token_type_ids"][0]
+        if have_old:
+            old_lp[b, n_p : n_p + n_c] = torch.tensor(e.old_logprobs[:n_c])
+        if "pixel_values" in e.prompt and e.prompt["pixel_values"] is not None:
+            pixel_values.append(e.prompt["pixel_values"])
+            grids.append(e.prompt["image_grid_thw"])
+    return Batch(
+        input_ids=input_ids,
+        attention_mask=attention,
+        labels=labels,
+        mm_token_type_ids=mm_types,
+        pixel_values=torch.cat(pixel_values) if pixel_values else None,
+        image_grid_thw=torch.cat(grids) if grids else None,
+        weights=torch.tensor([e.weight for e in encoded], dtype=torch.float32),
+        old_logprobs=old_lp if have_old else None,
+        num_completion_tokens=int((labels != IGNORE_INDEX).sum()),
+    )
