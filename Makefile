@@ -27,6 +27,7 @@ demo: setup
 	$(BIN)/python scripts/main_job.py --out $(OUT)
 
 test: setup
+	./scripts/install_system_deps.sh
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

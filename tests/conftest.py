@@ -29,3 +29,30 @@ def shared_benchmarks() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+def chromium_screenshot(html_path: Path, png_path: Path, width: int = 1200, height: int = 1600) -> Path:
+    """Render ``html_path`` in headless Chromium (Debian's ``chromium``) to ``png_path``."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium is not installed (scripts/install_system_deps.sh installs it)")
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                f"--screenshot={png_path}", html_path.resolve().as_uri(),
+            ],
+            check=True, capture_output=True, timeout=120,
+        )
+    return png_path
+
+
+@pytest.fixture(scope="session")
+def screenshot():
+    return chromium_screenshot

@@ -53,6 +53,12 @@ def judge(
     addressing: str = typer.Option("pooled", "--addressing", help="'pooled' (1..2N over both videos) or 'per_video'."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens per turn."),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy."),
+    endpoint: Optional[str] = typer.Option(
+        None,
+        "--endpoint",
+        help="Base URL of an OpenAI-compatible server (e.g. http://localhost:8000/v1 from `vllm serve`); "
+        "--model is then the served model's name.",
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed (and tiny-model init seed)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
@@ -67,6 +73,7 @@ def judge(
     from vrthinker.policy.hf import HFPolicy
     from vrthinker.policy.judge import Judge
     from vrthinker.policy.models import ModelNotFoundError, load_model
+    from vrthinker.policy.openai_http import OpenAIEndpointError, OpenAIPolicy
     from vrthinker.video import VideoError
 
     try:
@@ -83,19 +90,26 @@ def judge(
         typer.echo(f"error: bad setting: {err.errors()[0]['loc'][0]}: {err.errors()[0]['msg']}", err=True)
         raise typer.Exit(2) from None
     torch.manual_seed(seed)
-    try:
-        loaded = load_model(model, device=device, seed=seed)
-    except ModelNotFoundError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    loaded.processor.min_pixels, loaded.processor.max_pixels = config.min_pixels, config.max_pixels
-    judge_ = Judge(policy=HFPolicy(loaded.model, loaded.processor), config=config)
+    if endpoint is not None:
+        policy = OpenAIPolicy(endpoint, model)
+    else:
+        try:
+            loaded = load_model(model, device=device, seed=seed)
+        except ModelNotFoundError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+        loaded.processor.min_pixels, loaded.processor.max_pixels = config.min_pixels, config.max_pixels
+        policy = HFPolicy(loaded.model, loaded.processor)
+    judge_ = Judge(policy=policy, config=config)
     pair = PreferencePair(pair_id="cli", prompt=prompt, video_a=str(video_a), video_b=str(video_b))
     try:
         [trajectory] = judge_.judge_pairs([pair])
     except VideoError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+    except OpenAIEndpointError as err:  # server unreachable or failing
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
 
     summary = trajectory.summary()
     summary.update({"model": model, "video_a": str(video_a), "video_b": str(video_b), "prompt": prompt})

@@ -1,0 +1,235 @@
+"""``vrthinker data ...``: inspect preference-pair files and make the synthetic suite."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vrthinker.cli import app
+from vrthinker.data.check import check_file
+from vrthinker.data.loaders import DataError
+from vrthinker.data.schema import DIMENSION_NAMES, DIMENSIONS
+
+data_app = typer.Typer(
+    name="data",
+    help=(
+        "Inspect preference-pair files and build the synthetic suite.\n\n"
+        "A preference pair is a prompt, two videos (A and B) and, per dimension "
+        "(TA text alignment, VQ visual quality, MQ motion quality, Overall), which "
+        "video is better: A, B or tie."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+FormatName = Literal["native", "videogen", "genai-bench", "mj-bench-video", "parquet"]
+
+_FORMAT_HELP = "File format, one of the formats listed above."
+
+_MAX_BAD_ROWS_SHOWN = 20
+
+
+@data_app.command(
+    "check",
+    epilog=(
+        "Examples:\n\n"
+        "  vrthinker data check ../shared/benchmarks/videoalign-example/example.csv "
+        "--format videogen --decode\n\n"
+        "  vrthinker data check ../shared/benchmarks/genai-bench/test.unifiedreward-export.json "
+        "--format genai-bench --no-check-files --json\n\n"
+        "  vrthinker data check ../shared/benchmarks/mj-bench-video/test.json "
+        "--format mj-bench-video --no-check-files"
+    ),
+)
+def check_cmd(
+    file: Annotated[Path, typer.Argument(help="The data file to check.", show_default=False)],
+    format: Annotated[FormatName, typer.Option("--format", "-f", help=_FORMAT_HELP, show_default=False)],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            help="Directory that relative video paths are resolved against (default: the file's directory).",
+            show_default=False,
+        ),
+    ] = None,
+    decode: Annotated[
+        bool,
+        typer.Option(
+            "--decode",
+            help="Open every distinct video once and report fps, frame count and size; "
+            "a video that does not decode makes its pairs bad rows.",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    on_bad_row: Annotated[
+        Literal["skip", "fail"],
+        typer.Option(
+            "--on-bad-row",
+            help="skip: report bad rows and carry on (exit 0). fail: stop at the first bad row (exit 1).",
+        ),
+    ] = "skip",
+    check_files: Annotated[
+        bool,
+        typer.Option(
+            "--check-files/--no-check-files",
+            help="Make a missing local video file a bad row. Use --no-check-files for "
+            "metadata-only releases (GenAI-Bench, MJ-Bench-Video) whose videos are not here.",
+        ),
+    ] = True,
+) -> None:
+    """Load a preference-pair file and report pairs, label distribution per dimension and bad rows.
+
+    A bad row (unknown label, empty prompt, missing field or video, video that does
+    not decode) is listed with its row number, field and reason. The exit code is
+    non-zero only when the file cannot be read or --on-bad-row fail meets a bad row.
+    Relative video paths are resolved against --root (default: the file's directory).
+
+    Formats (--format):
+
+    videogen: VideoGen-RewardBench / VideoAlign CSV. Columns path_A, path_B, prompt,
+    VQ, MQ, TA, optional Overall, fps_A/B, num_frames_A/B; values A, B or same (tie).
+
+    genai-bench: GenAI-Bench video, JSON list, JSONL or Parquet. Fields prompt,
+    left_video (or video_left), right_video (or video_right), vote_type: leftvote (A),
+    rightvote (B), tievote or bothbad_vote (tie; the 4-way value is kept).
+
+    mj-bench-video: MJ-Bench-Video test.json. Fields caption, video_0_path (A),
+    video_1_path (B), overall_preference: "Video 1 better", "Video 2 better", "Same",
+    "Hard to judge" (no label), any case. Aspect preferences are counted, not mapped.
+
+    native: our JSONL, one pair per line: pair_id, prompt, video_a, video_b,
+    labels {TA|VQ|MQ|Overall: A|B|tie}, source, meta.
+
+    parquet: the native columns in a Parquet file (e.g. from datasets.to_parquet).
+    """
+    try:
+        summary = check_file(
+            file,
+            format,
+            root=root,
+            decode=decode,
+            on_bad_row=on_bad_row,
+            check_files=check_files,
+        )
+    except DataError as err:
+        # One clear line, no traceback: the message already names file, row and fix.
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from None
+
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        return
+    _print_summary(summary, Console())
+
+
+@data_app.command(
+    "synth",
+    epilog="Example:\n\n  vrthinker data synth --out runs/synth --pairs 64 --seed 0",
+)
+def synth_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write pairs.jsonl and the videos into.", show_default=False)],
+    pairs: Annotated[int, typer.Option("--pairs", "-n", min=1, help="Number of preference pairs to generate.")] = 64,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same suite.")] = 0,
+    difficulty: Annotated[
+        float,
+        typer.Option(
+            "--difficulty",
+            min=0.0,
+            max=1.0,
+            help="0 = large, long-lasting defects; 1 = subtle defects local in time that the initial frames miss.",
+        ),
+    ] = 0.5,
+) -> None:
+    """Generate the synthetic long-video preference suite (short MP4s with injected TA / VQ / MQ defects).
+
+    The suite runs anywhere, offline: it is what `vrthinker demo` trains and evaluates on.
+    Check it afterwards with `vrthinker data check OUT/pairs.jsonl --format native --decode`.
+    """
+    from vrthinker.data.synthetic import generate_suite  # heavy (video writer); only this command needs it
+
+    path = generate_suite(out, num_pairs=pairs, seed=seed, difficulty=difficulty)
+    typer.echo(f"wrote {pairs} pairs to {path}")
+
+
+def _print_summary(summary: dict[str, Any], console: Console) -> None:
+    console.print(
+        f"[bold]{summary['file']}[/bold] ({summary['format']}): "
+        f"{summary['pairs']} pairs from {summary['rows']} rows, "
+        f"{len(summary['bad_rows'])} bad, {summary['unique_prompts']} distinct prompts, "
+        f"{summary['unique_videos']} distinct videos"
+    )
+
+    labels = Table(title="Labels per dimension")
+    labels.add_column("dimension")
+    for name in ("A", "B", "tie", "missing"):
+        labels.add_column(name, justify="right")
+    for dim in DIMENSIONS:
+        counts = summary["labels"][dim]
+        labels.add_row(f"{dim} ({DIMENSION_NAMES[dim]})", *(str(counts[k]) for k in ("A", "B", "tie", "missing")))
+    console.print(labels)
+
+    source_labels = summary.get("source_labels")
+    if source_labels:
+        table = Table(title="Source labels (kept in meta)")
+        table.add_column("label")
+        table.add_column("counts")
+        for name, counts in source_labels.items():
+            table.add_row(name, ", ".join(f"{k} {v}" for k, v in counts.items()))
+        console.print(table)
+
+    bad_rows = summary["bad_rows"]
+    if bad_rows:
+        table = Table(title=f"Bad rows ({len(bad_rows)})")
+        table.add_column("row", justify="right")
+        table.add_column("field")
+        table.add_column("reason", overflow="fold")
+        for bad in bad_rows[:_MAX_BAD_ROWS_SHOWN]:
+            table.add_row(str(bad["row"]), bad["field"], bad["reason"])
+        console.print(table)
+        by_field = ", ".join(f"{field} {n}" for field, n in summary["bad_rows_by_field"].items())
+        console.print(f"bad rows by field: {by_field}")
+        if len(bad_rows) > _MAX_BAD_ROWS_SHOWN:
+            console.print(f"... and {len(bad_rows) - _MAX_BAD_ROWS_SHOWN} more (use --json to get them all)")
+
+    videos = summary.get("videos")
+    if videos is not None:
+        table = Table(title=f"Decoded videos ({len(videos)})")
+        table.add_column("video", overflow="fold")
+        for name in ("fps", "frames", "size", "seconds"):
+            table.add_column(name, justify="right")
+        table.add_column("codec / error", overflow="fold")
+        root = summary["root"]
+        for video in videos:
+            shown = _short(video["path"], root)
+            if "error" in video:
+                table.add_row(shown, "", "", "", "", f"[red]{video['error']}[/red]")
+            else:
+                table.add_row(
+                    shown,
+                    f"{video['fps']:g}",
+                    str(video["num_frames"]),
+                    f"{video['width']}x{video['height']}",
+                    f"{video['duration_s']:.2f}",
+                    str(video.get("codec", "")),
+                )
+        console.print(table)
+        for mismatch in summary.get("meta_mismatches", []):
+            console.print(
+                f"[yellow]row {mismatch['row']}: {mismatch['field']} says {mismatch['stated']}, "
+                f"the video has {mismatch['measured']}[/yellow]"
+            )
+
+
+def _short(path: str, root: str) -> str:
+    """A video path relative to the root when it is inside it (tables stay narrow)."""
+    try:
+        relative = os.path.relpath(path, os.path.abspath(root))
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative

@@ -1,0 +1,57 @@
+"""``vrthinker judge`` end to end: real videos, the tiny model, JSON and the HTML trace in Chromium."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+VRTHINKER = str(Path(sys.executable).with_name("vrthinker"))
+
+
+def run_judge(args, cwd):
+    return subprocess.run([VRTHINKER, "judge", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_judge_real_videos_json_and_trace(shared_benchmarks, tmp_path, repo_root, screenshot):
+    videos = shared_benchmarks / "videoalign-example" / "videos"
+    html = tmp_path / "trace.html"
+    proc = run_judge(
+        [
+            "--model", "tiny", "--prompt", "A cat runs across a field",
+            str(videos / "example_3_A.mp4"), str(videos / "example_3_B.mp4"),
+            "--json", "--trace-html", str(html), "--max-new-tokens", "24", "--frames-per-video", "16",
+        ],
+        repo_root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out["judgment"]) == {"TA", "VQ", "MQ", "Overall"}
+    for key in ("turns", "tool_calls", "invalid_calls", "end_reason", "visual_tokens_per_turn"):
+        assert key in out
+    # An untrained model writes garbage: the episode still ends cleanly with a reason.
+    assert out["end_reason"] in {"answered", "no_answer", "turn_token_limit", "max_tool_calls"}
+    assert len(out["visual_tokens_per_turn"]) == out["turns"] >= 1
+    page = html.read_text()
+    assert page.count("<img src=\"data:image/png;base64,") == 8  # the initial view: 4 frames per video
+    assert "Frame 1 (Video 1)" in page and "Frame 17 (Video 2)" in page
+    png = screenshot(html, tmp_path / "trace.png")
+    img = np.asarray(Image.open(png).convert("RGB"))
+    assert img.shape[0] > 500 and img.std() > 10  # a rendered page, not a blank one
+
+
+def test_judge_errors_are_clear(tmp_path, repo_root):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video")
+    proc = run_judge(["--prompt", "x", str(bad), str(bad)], repo_root)
+    assert proc.returncode == 2
+    assert "notes.mp4" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_judge(["--prompt", "x", "--window", "-1", str(bad), str(bad)], repo_root)
+    assert proc.returncode == 2 and "must be >= 0" in proc.stderr
+    proc = run_judge(["--model", "/no/such/model", "--prompt", "x", str(bad), str(bad)], repo_root)
+    assert proc.returncode == 2 and "not found" in proc.stderr
