@@ -149,6 +149,9 @@ class Trajectory:
         out = self.summary()
         out["labels"] = self.labels
         out["meta"] = self.meta
+        spec = getattr(self.workspace, "spec", None)
+        if spec is not None and getattr(self.workspace, "pixel_bounds", None) is not None:
+            out["workspace"] = spec()
         out["turn_records"] = [
             {
                 "index": t.index,

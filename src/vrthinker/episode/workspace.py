@@ -26,6 +26,9 @@ class VideoPairWorkspace:
     prompt: str
     videos: tuple[SampledVideo, SampledVideo]
     addressing: Addressing = "pooled"
+    # The pixel bounds the pool was resized with (None for in-memory test pools); kept so a
+    # saved trace can rebuild exactly the same frames.
+    pixel_bounds: tuple[int, int] | None = None
 
     @classmethod
     def from_paths(
@@ -46,7 +49,36 @@ class VideoPairWorkspace:
             cache.get(path, num_frames=frames_per_video, min_pixels=min_pixels, max_pixels=max_pixels)
             for path in (video_a, video_b)
         )
-        return cls(prompt=prompt, videos=pools, addressing=addressing)  # type: ignore[arg-type]
+        return cls(
+            prompt=prompt, videos=pools, addressing=addressing, pixel_bounds=(min_pixels, max_pixels)  # type: ignore[arg-type]
+        )
+
+    def spec(self) -> dict:
+        """What ``from_spec`` needs to rebuild this workspace (for saved traces)."""
+        if self.pixel_bounds is None:
+            raise ValueError("an in-memory workspace (no video files) cannot be saved as a spec")
+        return {
+            "prompt": self.prompt,
+            "video_a": self.videos[0].info.path,
+            "video_b": self.videos[1].info.path,
+            "frames_per_video": self.frames_per_video,
+            "min_pixels": self.pixel_bounds[0],
+            "max_pixels": self.pixel_bounds[1],
+            "addressing": self.addressing,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict, cache: FrameCache | None = None) -> "VideoPairWorkspace":
+        return cls.from_paths(
+            spec["prompt"],
+            spec["video_a"],
+            spec["video_b"],
+            frames_per_video=int(spec["frames_per_video"]),
+            min_pixels=int(spec["min_pixels"]),
+            max_pixels=int(spec["max_pixels"]),
+            addressing=spec.get("addressing", "pooled"),
+            cache=cache,
+        )
 
     # -- sizes and numbering -------------------------------------------------
     @property
