@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements/cpu-constraints.txt
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python scripts/main_job.py --out $(OUT)
+	./scripts/main_job.sh $(OUT)
 
 test: setup
 	./scripts/install_system_deps.sh

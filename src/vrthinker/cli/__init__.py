@@ -39,7 +39,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from vrthinker.cli import data as _data  # noqa: F401
 
-    for optional in ("judge", "eval_cmd"):
+    for optional in ("judge", "eval_cmd", "train"):
         try:
             __import__(f"vrthinker.cli.{optional}")
         except ModuleNotFoundError as err:  # a sub-command module not written yet
