@@ -28,7 +28,7 @@ def call(*frames: int) -> str:
 
 def run(script, config=None, task=None, tools=None, n=1):
     from vrthinker.episode import SelectFrames, VideoPreferenceTask
-    from conftest import fake_workspace
+    from fakes import fake_workspace
 
     config = config or EpisodeConfig()
     jobs = [EpisodeJob(key=f"p{i}", workspace=fake_workspace()) for i in range(n)]
