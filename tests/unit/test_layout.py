@@ -20,7 +20,6 @@ FORBIDDEN: dict[str, set[str]] = {
     "policy": {"vrthinker.train", "vrthinker.eval", "vrthinker.serve", "vrthinker.cli"},
     "train": {"vrthinker.eval", "vrthinker.serve", "vrthinker.cli"},
     "eval": {"vrthinker.train", "vrthinker.serve", "vrthinker.cli"},
-    "serve": {"vrthinker.train", "vrthinker.cli"},
 }
 
 

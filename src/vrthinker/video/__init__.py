@@ -1,11 +1,12 @@
 """Video decoding for vrthinker: PyAV probing, frame-accurate decoding, sampling,
-Qwen smart-resize and a frame cache.
+Qwen smart-resize, a frame cache, MP4 writing and synthetic clips (``synthetic``).
 
 Imports no torch, no transformers and no other vrthinker package.
 Every unreadable video raises :class:`VideoError`.
 """
 
 from .cache import CacheStats, FrameCache, SampledVideo, sample_video
+from .encode import write_video
 from .decode import VideoInfo, VideoReader, decode_frames, probe_video, uniform_frame_indices
 from .errors import VideoError
 from .resize import resize_frame, smart_resize
@@ -23,4 +24,5 @@ __all__ = [
     "sample_video",
     "smart_resize",
     "uniform_frame_indices",
+    "write_video",
 ]

@@ -1,0 +1,1 @@
+"""Training: segment collation and the SFT / rejection-sampling / GRPO loops."""
