@@ -1,0 +1,145 @@
+"""Golden values for GRPO's pieces: rewards, advantages, the clipped loss, KL k3, SSR."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from vrthinker.train.advantages import group_advantages, is_uniform
+from vrthinker.train.losses import grpo_loss, k3_kl, token_logprobs
+from vrthinker.train.replay import SelectiveSampleReplay, ssr_probabilities
+from vrthinker.train.rewards import RewardConfig, score_group
+
+
+def traj(overall, labels=None, calls=0, invalid=0, fmt=True, ta=None):
+    judgment = {"TA": ta, "VQ": None, "MQ": None, "Overall": overall}
+    return SimpleNamespace(
+        judgment=judgment, labels=labels or {"Overall": "A", "TA": "A"}, tool_calls=calls,
+        invalid_calls=invalid, format_ok=fmt,
+    )
+
+
+def test_rewards_match_their_formulas():
+    cfg = RewardConfig(accuracy_weight=1.0, dimensions_weight=0.5, format_weight=0.2)
+    # Group of 4: one tool user among 4 -> RaPR = 0.25 < H = 0.3.
+    group = [traj("A", calls=2, ta="A"), traj("B"), traj(None, fmt=False), traj("A", calls=1, invalid=1)]
+    r = score_group(group, cfg)
+    # Trajectory 0: correct (+1), TA right (1.0 -> 0.5·1), format 0.2, curiosity α·(0.3−0.25)=0.5·0.05,
+    # efficiency β·min(1−2, 0) = 0.05·(−1).
+    assert r[0].parts["accuracy"] == 1.0 and r[0].parts["dimensions"] == 1.0
+    assert r[0].parts["curiosity"] == pytest.approx(0.05) and r[0].parts["efficiency"] == -1.0
+    assert r[0].total == pytest.approx(1 + 0.5 + 0.2 + 0.5 * 0.05 - 0.05)
+    assert r[1].total == pytest.approx(0 + 0 + 0.2)  # wrong, no tool
+    assert r[2].parts["accuracy"] == -1.0 and r[2].total == pytest.approx(-1.0)  # unparseable
+    # The invalid-only call does not count as tool use (paper: valid operations).
+    assert r[3].parts["curiosity"] == 0.0 and r[3].parts["efficiency"] == 0.0
+
+
+def test_curiosity_vanishes_when_group_uses_tools_enough():
+    group = [traj("A", calls=1), traj("A", calls=1), traj("A"), traj("A")]  # RaPR 0.5 >= 0.3
+    assert all(x.parts["curiosity"] == 0 for x in score_group(group, RewardConfig()))
+
+
+def test_call_schedule_reward_and_decay():
+    cfg = RewardConfig(tool_shaping="call_schedule", dimensions_weight=0, format_weight=0)
+    group = [traj("A", calls=1), traj("A", calls=3), traj("A"), traj("A")]  # multi-call rate 0.25
+    early = score_group(group, cfg, step=0)
+    assert early[0].parts["call_schedule"] == pytest.approx(-1 + (0.25 - 0.6))
+    assert early[1].parts["call_schedule"] == pytest.approx(1.0 + (0.25 - 0.6))
+    assert early[2].parts["call_schedule"] == 0.0
+    late = score_group(group, cfg, step=30)
+    assert late[1].parts["call_schedule"] == pytest.approx(0.2 * (1.0 + (0.25 - 0.6)))
+
+
+def test_group_advantages():
+    a = group_advantages([1.0, 0.0, 0.0, 1.0])
+    assert np.allclose(a, [1, -1, -1, 1], atol=1e-5)  # mean 0.5, population std 0.5
+    assert np.allclose(group_advantages([1.0, 0.0, 0.0, 1.0], scale="none"), [0.5, -0.5, -0.5, 0.5])
+    assert np.allclose(group_advantages([0.3, 0.3]), [0, 0])
+    assert is_uniform([0.3, 0.3, 0.3]) and not is_uniform([0.3, 0.31])
+
+
+def _loss_inputs():
+    # Two sequences, three completion positions; the second has only two valid tokens.
+    old = torch.log(torch.tensor([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]))
+    new = torch.log(torch.tensor([[0.8, 0.5, 0.3], [0.2, 0.5, 0.9]]))  # ratios 1.6,1,0.6 | 0.4,1,1.8
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    adv = torch.tensor([1.0, -2.0])
+    return new, old, adv, mask
+
+
+def test_clipped_loss_golden_token_mean():
+    new, old, adv, mask = _loss_inputs()
+    loss, m = grpo_loss(new, old, adv, mask, clip_low=0.2, clip_high=0.3)
+    # seq 0 (A=+1): r=1.6 -> max(-1.6, -1.3) = -1.3 (clipped high); r=1 -> -1; r=0.6 -> max(-0.6,-0.8) = -0.6
+    # seq 1 (A=-2): r=0.4 -> max(0.8, 1.6) = 1.6 (clipped low); r=1 -> 2; third masked.
+    expected = (-1.3 - 1.0 - 0.6 + 1.6 + 2.0) / 5
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+    assert m["clip_frac_high"] == pytest.approx(1 / 5) and m["clip_frac_low"] == pytest.approx(1 / 5)
+
+
+def test_loss_aggregations_and_gradients():
+    new, old, adv, mask = _loss_inputs()
+    seq, _ = grpo_loss(new, old, adv, mask, clip_low=0.2, clip_high=0.3, aggregation="sequence_mean")
+    assert seq.item() == pytest.approx(((-1.3 - 1.0 - 0.6) / 3 + (1.6 + 2.0) / 2) / 2, abs=1e-6)
+    const, _ = grpo_loss(new, old, adv, mask, clip_low=0.2, clip_high=0.3, aggregation="constant", constant_normalizer=10)
+    assert const.item() == pytest.approx((-1.3 - 1.0 - 0.6 + 1.6 + 2.0) / 10, abs=1e-6)
+    # Clipped tokens carry no gradient; unclipped ones carry -A·ratio.
+    lp = new.clone().requires_grad_(True)
+    loss, _ = grpo_loss(lp, old, adv, mask, clip_low=0.2, clip_high=0.3, aggregation="constant", constant_normalizer=1)
+    loss.backward()
+    g = lp.grad
+    assert g[0, 0].item() == 0.0 and g[1, 0].item() == 0.0 and g[1, 2].item() == 0.0
+    assert g[0, 1].item() == pytest.approx(-1.0) and g[0, 2].item() == pytest.approx(-0.6)
+    assert g[1, 1].item() == pytest.approx(2.0)
+
+
+def test_kl_k3_golden():
+    p = torch.log(torch.tensor([0.5]))
+    q = torch.log(torch.tensor([0.25]))
+    # k3 = exp(q-p) - (q-p) - 1 = 0.5 - ln(0.5) - 1
+    assert k3_kl(p, q).item() == pytest.approx(0.5 + math.log(2) - 1)
+    new, old, adv, mask = _loss_inputs()
+    base, _ = grpo_loss(new, old, adv, mask, clip_low=0.2, clip_high=0.3)
+    with_kl, m = grpo_loss(new, old, adv, mask, clip_low=0.2, clip_high=0.3, ref_logprobs=old, kl_coef=0.1)
+    kl = k3_kl(new, old)
+    assert with_kl.item() == pytest.approx(base.item() + 0.1 * float((kl * mask).sum() / 5), abs=1e-6)
+    assert m["kl"] > 0
+
+
+def test_token_logprobs_alignment():
+    logits = torch.zeros(1, 3, 4)
+    logits[0, 0, 2] = 10.0  # position 0 predicts token 2
+    lp = token_logprobs(logits, torch.tensor([[1, 2, 3]]))
+    assert lp.shape == (1, 2) and lp[0, 0].item() > -1e-3
+
+
+def test_ssr_probabilities_and_sampling_distribution():
+    assert np.allclose(ssr_probabilities([1.0, -3.0, 0.0]), [0.25, 0.75, 0.0])
+    assert np.allclose(ssr_probabilities([1.0, 2.0], alpha=2), [0.2, 0.8])
+    ssr = SelectiveSampleReplay(capacity=0, seed=0)
+    counts: Counter = Counter()
+    for _ in range(2000):
+        for s in ssr.select(["a", "b", "z"], [1.0, -3.0, 0.0], batch_size=2, step=0):
+            counts[s.item] += 1
+    assert counts["z"] == 0  # zero advantage never drawn
+    assert counts["b"] / (counts["a"] + counts["b"]) == pytest.approx(0.75, abs=0.02)
+
+
+def test_ssr_fills_from_earlier_samples_only():
+    ssr = SelectiveSampleReplay(capacity=3, seed=1)
+    first = ssr.select(["a", "b"], [1.0, 0.0], batch_size=4, step=0)
+    assert [s.item for s in first] == ["a"]  # nothing earlier to replay yet: a smaller batch, no hang
+    second = ssr.select(["c", "d"], [0.0, 0.0], batch_size=3, step=1)
+    assert [s.item for s in second] == ["a", "a", "a"] and all(s.replayed and s.step == 0 for s in second)
+    ssr.select(["e", "f", "g", "h"], [1, 1, 1, 1], batch_size=1, step=2)
+    assert [s.item for s in ssr.buffer] == ["f", "g", "h"]  # FIFO of capacity 3
+    state = ssr.state_dict()
+    again = SelectiveSampleReplay(capacity=3, seed=99)
+    again.load_state_dict(state)
+    assert [s.item for s in again.select([], [], 5, 3)] == [s.item for s in ssr.select([], [], 5, 3)]
