@@ -115,17 +115,3 @@ def to_chat_dicts(messages: tuple[Message, ...] | list[Message]) -> list[dict[st
                     content.append({"type": "image"})
             out.append({"role": m.role, "content": content})
     return out
-
-
-@dataclass(frozen=True)
-class TurnContext:
-    """Exactly what one assistant turn was generated from."""
-
-    messages: tuple[Message, ...]
-    assistant_prefix: str = ""
-
-    @property
-    def images(self) -> tuple[FrameRef, ...]:
-        return context_images(self.messages)
-
-

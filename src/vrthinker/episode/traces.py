@@ -70,6 +70,7 @@ def read_segments(record: dict[str, Any], cache: FrameCache | None = None, weigh
                 images=tuple(ws.image(FrameRef(r.video, r.frame_idx)) for r in refs),
                 completion=t["text"],
                 assistant_prefix=t.get("assistant_prefix", ""),
+                prefix_trainable_chars=int(t.get("prefix_trainable_chars", 0)),
                 weight=weight,
                 trajectory_key=record.get("key", ""),
                 turn_index=int(t["index"]),

@@ -38,6 +38,9 @@ class Turn:
     completion_tokens: int
     visual_tokens: int
     assistant_prefix: str = ""
+    # How many leading characters of assistant_prefix the policy itself wrote (trained on); the rest
+    # (e.g. a forced-rethinking trigger) is context only.
+    prefix_trainable_chars: int = 0
     completion_ids: tuple[int, ...] | None = None
     logprobs: tuple[float, ...] | None = None
     tool_error: str | None = None  # kind of invalid call, if this turn made one
@@ -57,6 +60,7 @@ class Segment:
     images: tuple[Image.Image, ...]
     completion: str
     assistant_prefix: str = ""
+    prefix_trainable_chars: int = 0
     completion_ids: tuple[int, ...] | None = None
     logprobs: tuple[float, ...] | None = None
     weight: float = 1.0  # the trajectory's advantage in RL; 1.0 in SFT
@@ -118,6 +122,7 @@ class Trajectory:
                 images=tuple(ws.image(r) for r in t.images),
                 completion=t.text,
                 assistant_prefix=t.assistant_prefix,
+                prefix_trainable_chars=t.prefix_trainable_chars,
                 completion_ids=t.completion_ids,
                 logprobs=t.logprobs,
                 weight=weight,
@@ -157,6 +162,7 @@ class Trajectory:
                 "index": t.index,
                 "context": [m.to_json() for m in t.context],
                 "assistant_prefix": t.assistant_prefix,
+                "prefix_trainable_chars": t.prefix_trainable_chars,
                 "text": t.text,
                 "kind": t.parsed.kind,
                 "error": t.parsed.error or t.tool_error,

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import torch
 
 from vrthinker.episode.trajectory import Segment
-from vrthinker.policy.render import encode_prompt
+from vrthinker.policy.render import encode_prompt, render_prompt
 
 IGNORE_INDEX = -100
 
@@ -26,8 +26,11 @@ IGNORE_INDEX = -100
 class EncodedSegment:
     prompt: dict[str, Any]  # processor outputs for the prompt (batch of 1)
     completion_ids: list[int]
-    old_logprobs: list[float] | None
-    weight: float
+    # Prompt positions [start, end) that are trained too: the policy-written part of an
+    # assistant prefix (forced rethinking keeps the cut response, masks the trigger).
+    prompt_trainable: tuple[int, int] = (0, 0)
+    old_logprobs: list[float] | None = None
+    weight: float = 1.0
 
 
 @dataclass
@@ -67,11 +70,34 @@ def completion_token_ids(segment: Segment, tokenizer: Any) -> list[int]:
     return list(ids) + [tokenizer.convert_tokens_to_ids("<|im_end|>")]
 
 
+def _trainable_prefix_span(segment: Segment, processor: Any, prompt_ids: list[int]) -> tuple[int, int]:
+    """Token span of the policy-written part of the assistant prefix inside ``prompt_ids``.
+
+    The span is found by tokenizing the prompt without the prefix and with only its trainable
+    part; both must be token prefixes of the full prompt (true when the untrained part starts
+    at a pre-tokenizer boundary such as "\n\nWait"), otherwise nothing of the prefix is trained.
+    """
+    k = segment.prefix_trainable_chars
+    if not segment.assistant_prefix or k <= 0:
+        return (0, 0)
+    tok = processor.tokenizer
+    base = render_prompt(segment.messages, tok)
+    start = len(tok(base, add_special_tokens=False)["input_ids"])
+    end_ids = tok(base + segment.assistant_prefix[:k], add_special_tokens=False)["input_ids"]
+    plain = tok(render_prompt(segment.messages, tok, segment.assistant_prefix), add_special_tokens=False)["input_ids"]
+    if plain[: len(end_ids)] != end_ids:
+        return (0, 0)
+    # Image pads are expanded in prompt_ids but not in the plain tokenization: shift by the difference.
+    shift = len(prompt_ids) - len(plain)
+    return (start + shift, len(end_ids) + shift)
+
+
 def encode_segment(segment: Segment, processor: Any) -> EncodedSegment:
     prompt = encode_prompt(segment.messages, segment.images, processor, segment.assistant_prefix)
     return EncodedSegment(
         prompt=prompt,
         completion_ids=completion_token_ids(segment, processor.tokenizer),
+        prompt_trainable=_trainable_prefix_span(segment, processor, prompt["input_ids"][0].tolist()),
         old_logprobs=list(segment.logprobs) if segment.logprobs is not None else None,
         weight=segment.weight,
     )
@@ -100,6 +126,9 @@ def collate_encoded(encoded: Sequence[EncodedSegment], pad_token_id: int) -> Bat
         input_ids[b, n_p : n_p + n_c] = torch.tensor(e.completion_ids)
         attention[b, : n_p + n_c] = 1
         labels[b, n_p : n_p + n_c] = torch.tensor(e.completion_ids)
+        lo, hi = e.prompt_trainable
+        if hi > lo:
+            labels[b, lo:hi] = p_ids[lo:hi]
         if "mm_token_type_ids" in e.prompt:
             mm_types[b, :n_p] = e.prompt["mm_token_type_ids"][0]
         if have_old:
