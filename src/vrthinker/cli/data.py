@@ -233,3 +233,81 @@ def _short(path: str, root: str) -> str:
     except ValueError:
         return path
     return path if relative.startswith("..") else relative
+
+
+@data_app.command(
+    "teach",
+    epilog=(
+        "Example:\n\n"
+        "  vrthinker data synth --out runs/synth --pairs 200\n\n"
+        "  vrthinker data teach runs/synth/pairs.jsonl --out runs/synth/traces.jsonl --window 1 --max-calls 3"
+    ),
+)
+def teach_cmd(
+    pairs_file: Annotated[Path, typer.Argument(help="A synthetic suite's pairs.jsonl (from `vrthinker data synth`).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Trace file (JSONL) to append to.", show_default=False)],
+    window: Annotated[
+        str, typer.Option("--window", help="Memory window p: rounds selected frames stay in view, or 'unlimited'.")
+    ] = "1",
+    max_calls: Annotated[int, typer.Option("--max-calls", min=0, help="Most select_frames calls per episode.")] = 3,
+    frames_per_video: Annotated[int, typer.Option("--frames-per-video", min=1, help="Frames sampled per video (the pool).")] = 48,
+    initial_per_video: Annotated[int, typer.Option("--initial-per-video", min=0, help="Frames per video shown up front.")] = 4,
+    addressing: Annotated[
+        Literal["pooled", "per_video"], typer.Option("--addressing", help="'pooled' (1..2N over both videos) or 'per_video'.")
+    ] = "pooled",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the teacher's choices (detours, detour frames).")] = 0,
+    detour_prob: Annotated[
+        float,
+        typer.Option("--detour-prob", min=0.0, max=1.0, help="Chance that the first call looks in the wrong place, then corrects itself."),
+    ] = 0.2,
+    batch_pairs: Annotated[int, typer.Option("--batch-pairs", min=1, help="Pairs judged (and appended) per chunk.")] = 32,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Skip pairs already in --out (default), or start the file afresh.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Write scripted-teacher traces for synthetic pairs: the cold-start SFT data.
+
+    The teacher knows each pair's injected defects. Each trace describes what the frames
+    in view show, calls select_frames on frames where a defect hides (sometimes looking in
+    the wrong place first and correcting itself), and answers with the pair's labels.
+    Only traces whose answer equals the labels are written; the rest are counted.
+    """
+    from pydantic import ValidationError
+
+    from vrthinker.cli.judge import parse_window
+    from vrthinker.data.native import read_pairs
+    from vrthinker.episode import EpisodeConfig
+    from vrthinker.policy.teacher import generate_teacher_traces
+    from vrthinker.video import VideoError
+
+    try:
+        config = EpisodeConfig(
+            memory_window=parse_window(window),
+            max_tool_calls=max_calls,
+            frames_per_video=frames_per_video,
+            initial_per_video=initial_per_video,
+            frame_addressing=addressing,
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        typer.echo(f"error: bad setting: {first['loc'][0] if first['loc'] else ''}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        pairs = read_pairs(pairs_file)
+        stats = generate_teacher_traces(
+            pairs, out, config, seed=seed, detour_prob=detour_prob, batch_pairs=batch_pairs, resume=resume
+        )
+    except (DataError, VideoError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(stats, ensure_ascii=False))
+        return
+    typer.echo(
+        f"wrote {stats['written']} traces to {stats['out']} in {stats['seconds']:.1f} s "
+        f"({stats['skipped_existing']} already there, {stats['rejected']} rejected, "
+        f"{stats['unscriptable']} not synthetic)\n"
+        f"mean turns {stats['mean_turns']:.2f} · traces with a call {stats['tool_call_rate']:.0%} · "
+        f"mean calls {stats['mean_tool_calls']:.2f} · detours {stats['detours']}"
+    )

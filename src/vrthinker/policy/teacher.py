@@ -1,0 +1,502 @@
+"""A scripted teacher for the synthetic suite: correct multi-turn traces with tool calls.
+
+The teacher stands in for the distilled cold-start data of the paper (SPEC §5). It
+knows each synthetic pair's injected defects (``pair.meta["defects"]``) and writes
+the turns a good judge would write, in the episode's own format
+(``docs/episode.md``):
+
+* **Say what each frame shows, then decide.** A tiny VLM trained for minutes only
+  learns a decision when the target first describes the frames it is based on
+  (``docs/feasibility.md``: noise, answer-only = chance; describe-then-answer = 100 %).
+  Every turn therefore opens with grouped per-frame observations ("Video 2, frames
+  61-63: heavy noise."), then a one-line tally of defects per dimension, then the answer.
+* **Look where the defect hides.** When a defect is not in any frame seen so far, the
+  teacher states its inclination (``<recommend answer>``) and calls ``select_frames`` on
+  frames of that defect; with probability ``detour_prob`` the first call looks at frames
+  without a new defect, and the next turn says so and corrects itself.
+* **Honest perception.** The teacher describes only frames whose images are in the
+  request's context (it reads the frame labels and the image parts, so the memory window
+  ``p`` is respected), and its answer follows from the defects it has *seen*. A defect
+  no pooled frame shows (a coarse pool, too few calls, ``p = 0``) is never seen, the answer
+  may then be wrong, and :func:`generate_teacher_traces` drops that trace.
+
+Determinism: each episode draws from ``np.random.default_rng((seed, crc32(key)))``, so
+a trace depends on the seed and the episode key, not on batching or order.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from vrthinker.data.schema import DIMENSIONS, PreferencePair
+from vrthinker.data.synthetic import SCORED_DIMENSIONS, Defect, defects_of, derive_labels
+from vrthinker.episode.config import EpisodeConfig
+from vrthinker.episode.messages import ImagePart, Message, TextPart
+from vrthinker.episode.policy import Generation, GenerationRequest, qwen25_visual_tokens
+from vrthinker.episode.protocol import format_tool_call
+from vrthinker.video import uniform_frame_indices
+
+log = logging.getLogger(__name__)
+
+# (video 0/1, pool index 0-based): what the teacher reasons about.
+Frame = tuple[int, int]
+
+_SIDES = ("a", "b")
+_CHOICE = {"A": "1", "B": "2", "tie": "0"}
+# The labels a frame gets in the context, in either addressing mode (see VideoPairWorkspace.frame_label).
+_POOLED_LABEL = re.compile(r"Frame (\d+) \(Video ([12])\): $")
+_PER_VIDEO_LABEL = re.compile(r"Video ([12]), frame (\d+): $")
+# Most frames requested per hidden defect: each frame of a defect's run shows it, so a few suffice,
+# and leaving room lets one call cover the two or three defects a pair usually hides.
+_MAX_FRAMES_PER_DEFECT = 3
+_DETOUR_LENGTH = 4
+
+LOOK_CLOSER = "A short defect may hide between these frames."
+LOOK_MORE = "More frames to check."
+ELSEWHERE = "The problem must be elsewhere."
+NOTHING_NEW = "Nothing new there; the problem must be elsewhere."
+NOT_IN_VIEW = "The selected frames are not in view, so I answer from what I have seen."
+
+
+class TeacherError(ValueError):
+    """A pair the teacher cannot script (no synthetic meta, or meta that contradicts its labels)."""
+
+
+@dataclass(frozen=True)
+class _PairInfo:
+    pair: PreferencePair
+    defects: tuple[Defect, ...]
+    shape: str
+    color: str
+    num_frames: int
+
+
+@dataclass
+class _EpisodeState:
+    """What one episode's teacher remembers: only what it has seen (and said) so far."""
+
+    rng: np.random.Generator
+    seen: set[Frame] = field(default_factory=set)  # frames whose images were in some context
+    requested: set[Frame] = field(default_factory=set)
+    detoured: bool = False  # the first call looked in the wrong place on purpose
+    calls: int = 0
+
+
+def _text_of(message: Message) -> str:
+    return "".join(p.text for p in message.parts if isinstance(p, TextPart))
+
+
+def _compress(numbers: Sequence[int]) -> str:
+    """``[20, 21, 22, 30]`` -> ``"20-22, 30"`` (short, and still names every frame)."""
+    out: list[str] = []
+    nums = sorted(set(numbers))
+    i = 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        # Two neighbours read better as "20, 21" than as a range.
+        if j - i >= 2:
+            out.append(f"{nums[i]}-{nums[j]}")
+        else:
+            out.extend(str(n) for n in nums[i : j + 1])
+        i = j + 1
+    return ", ".join(out)
+
+
+def pair_is_scriptable(pair: PreferencePair) -> str | None:
+    """``None`` if the teacher can script ``pair``, else why not."""
+    meta = pair.meta
+    if "defects" not in meta or "scene" not in meta or "num_frames" not in meta:
+        return "not a synthetic pair (meta has no defects/scene/num_frames)"
+    try:
+        labels = derive_labels(defects_of(pair))
+    except (KeyError, TypeError, ValueError) as err:
+        return f"unreadable defects in meta ({err})"
+    # A swapped or relabelled pair keeps the original meta: its defects no longer explain its labels.
+    if any(pair.labels.get(d) != labels[d] for d in DIMENSIONS):
+        return f"labels {pair.labels} do not follow from the defects in meta ({labels})"
+    return None
+
+
+class ScriptedTeacher:
+    """A ``Policy`` that writes correct traces for synthetic pairs (see the module docstring).
+
+    Args:
+        pairs: the synthetic pairs; episodes are looked up by key (``pair_id`` or ``pair_id#k``).
+        config: the episode settings the traces are run with (pool size, call budget, addressing).
+        seed: an int, or a ``np.random.Generator`` from which one base seed is drawn.
+        detour_prob: chance that the first call of an episode looks in the wrong place first.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[PreferencePair],
+        config: EpisodeConfig,
+        seed: int | np.random.Generator = 0,
+        *,
+        detour_prob: float = 0.2,
+    ):
+        if not 0.0 <= detour_prob <= 1.0:
+            raise ValueError(f"detour_prob must be in [0, 1], got {detour_prob}")
+        self.config = config
+        self.detour_prob = detour_prob
+        self.seed = int(seed.integers(2**31)) if isinstance(seed, np.random.Generator) else int(seed)
+        self._pairs: dict[str, _PairInfo] = {}
+        for pair in pairs:
+            why = pair_is_scriptable(pair)
+            if why is not None:
+                raise TeacherError(f"pair {pair.pair_id!r}: {why}")
+            scene = pair.meta["scene"]
+            self._pairs[pair.pair_id] = _PairInfo(
+                pair=pair,
+                defects=tuple(defects_of(pair)),
+                shape=str(scene["shape"]),
+                color=str(scene["color"]),
+                num_frames=int(pair.meta["num_frames"]),
+            )
+        self._states: dict[str, _EpisodeState] = {}
+        self.requests: int = 0
+
+    # -- Policy ---------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        out = []
+        for req in requests:
+            self.requests += 1
+            text = self.turn_text(req)
+            words = len(text.split())
+            prompt_tokens = sum(
+                len(p.text.split()) for m in req.messages for p in m.parts if isinstance(p, TextPart)
+            ) + sum(self.visual_tokens(img) for img in req.images)
+            # Token counts are whitespace words, as in ReplayPolicy: the teacher has no tokenizer.
+            out.append(Generation(text=text, finish_reason="stop", prompt_tokens=prompt_tokens, completion_tokens=words))
+        return out
+
+    def visual_tokens(self, image: Image.Image) -> int:
+        return qwen25_visual_tokens(image)
+
+    # -- introspection (stats, tests) -------------------------------------------
+    def detoured(self, key: str) -> bool:
+        """Whether episode ``key`` made a detour call (looked in the wrong place first)."""
+        state = self._states.get(key)
+        return bool(state and state.detoured)
+
+    # -- the script ----------------------------------------------------------------
+    def _info(self, key: str) -> _PairInfo:
+        pair_id = key.split("#", 1)[0]
+        try:
+            return self._pairs[pair_id]
+        except KeyError:
+            raise KeyError(f"the teacher has no pair for episode {key!r}") from None
+
+    def _pool_sources(self, info: _PairInfo) -> list[int]:
+        # The workspace samples each clip with uniform_frame_indices; defects are in source-frame indices.
+        return uniform_frame_indices(info.num_frames, self.config.frames_per_video)
+
+    def _number(self, frame: Frame) -> int:
+        video, idx = frame
+        if self.config.frame_addressing == "pooled":
+            return video * self.config.frames_per_video + idx + 1
+        return idx + 1
+
+    def _frames_in_context(self, messages: Sequence[Message]) -> tuple[list[Frame], list[tuple[Frame, bool, int | None]]]:
+        """Frames named in the context, read from their labels: ``(in_view, [(frame, has_image, tool_round)])``."""
+        n = self.config.frames_per_video
+        named: list[tuple[Frame, bool, int | None]] = []
+        for message in messages:
+            parts = message.parts
+            for i, part in enumerate(parts):
+                if not isinstance(part, TextPart):
+                    continue
+                m = _POOLED_LABEL.search(part.text)
+                if m:
+                    number, video = int(m.group(1)), int(m.group(2)) - 1
+                    frame = (video, number - 1 - video * n)
+                else:
+                    m = _PER_VIDEO_LABEL.search(part.text)
+                    if not m:
+                        continue
+                    frame = (int(m.group(1)) - 1, int(m.group(2)) - 1)
+                has_image = i + 1 < len(parts) and isinstance(parts[i + 1], ImagePart)
+                named.append((frame, has_image, message.tool_round))
+        in_view = [f for f, has_image, _ in named if has_image]
+        return in_view, named
+
+    def _visible(self, info: _PairInfo, frame: Frame) -> tuple[Defect, ...]:
+        """The defects one pooled frame shows (every defect is visible in a single frame)."""
+        src = self._pool_sources(info)[frame[1]]
+        side = _SIDES[frame[0]]
+        return tuple(d for d in info.defects if d.video == side and src in d.frames)
+
+    def _observable(self, info: _PairInfo) -> list[Defect]:
+        """Defects some frame of the pool shows (a coarse pool can skip a short local run)."""
+        sources = self._pool_sources(info)
+        return [d for d in info.defects if set(d.frames) & set(sources)]
+
+    def _defect_frames(self, info: _PairInfo, defect: Defect) -> list[Frame]:
+        video = _SIDES.index(defect.video)
+        run = set(defect.frames)
+        return [(video, i) for i, s in enumerate(self._pool_sources(info)) if s in run]
+
+    def _describe(self, info: _PairInfo, frames: Sequence[Frame]) -> str:
+        """Grouped observations: frames of one video showing the same defects share a sentence."""
+        sentences = []
+        for video in (0, 1):
+            groups: dict[tuple[Defect, ...], list[int]] = {}
+            for frame in sorted(f for f in set(frames) if f[0] == video):
+                key = tuple(sorted(self._visible(info, frame), key=lambda d: SCORED_DIMENSIONS.index(d.dimension)))
+                groups.setdefault(key, []).append(self._number(frame))
+            for defects, numbers in groups.items():
+                what = "; ".join(d.description for d in defects) if defects else f"the {info.color} {info.shape} looks normal"
+                noun = "frame" if len(numbers) == 1 else "frames"
+                sentences.append(f"Video {video + 1}, {noun} {_compress(numbers)}: {what}.")
+        return " ".join(sentences)
+
+    @staticmethod
+    def _tally(observed: Sequence[Defect]) -> str:
+        """Defects per video by dimension: the bridge from perception to the decision."""
+        parts = []
+        for side, name in zip(_SIDES, ("Video 1", "Video 2")):
+            dims = [dim for dim in SCORED_DIMENSIONS if any(d.video == side and d.dimension == dim for d in observed)]
+            parts.append(f"{name} has {', '.join(dims) if dims else 'none'}")
+        return "Defects: " + "; ".join(parts) + "."
+
+    @staticmethod
+    def _recommend(observed: Sequence[Defect]) -> str:
+        labels = derive_labels(observed)
+        return ", ".join(f"{d}: {_CHOICE[labels[d]]}" for d in DIMENSIONS)
+
+    @staticmethod
+    def _answer(observed: Sequence[Defect]) -> str:
+        labels = derive_labels(observed)
+        lines = "\n".join(f"{d}: {_CHOICE[labels[d]]}" for d in DIMENSIONS)
+        return f"<answer>\n{lines}\n</answer>"
+
+    def _targets(self, info: _PairInfo, unseen: Sequence[Defect], state: _EpisodeState) -> list[Frame]:
+        """Frames for the next call: a few central frames of each hidden defect, one call's worth.
+
+        Per-video addressing names one video per call, so only the first hidden defect's video is packed.
+        """
+        limit = self.config.max_frames_per_call
+        candidates = list(unseen)
+        if self.config.frame_addressing == "per_video" and candidates:
+            first = _SIDES.index(candidates[0].video)
+            candidates = [d for d in candidates if _SIDES.index(d.video) == first]
+        per_defect = max(1, min(_MAX_FRAMES_PER_DEFECT, limit // max(1, len(candidates))))
+        chosen: list[Frame] = []
+        for defect in candidates:
+            run = [f for f in self._defect_frames(info, defect) if f not in state.requested and f not in state.seen]
+            if not run:
+                continue
+            start = max(0, (len(run) - per_defect) // 2)  # central frames: the run's middle shows it best
+            for frame in run[start : start + per_defect]:
+                if len(chosen) < limit and frame not in chosen:
+                    chosen.append(frame)
+            if len(chosen) >= limit:
+                break
+        return sorted(chosen)
+
+    def _calls_needed(self, unseen: Sequence[Defect]) -> int:
+        """Calls the plan takes to reach every hidden defect (one frame each at worst)."""
+        limit = self.config.max_frames_per_call
+        if self.config.frame_addressing == "per_video":
+            return sum(-(-sum(d.video == side for d in unseen) // limit) for side in _SIDES)
+        return -(-len(unseen) // limit)
+
+    def _detour_frames(self, info: _PairInfo, unseen: Sequence[Defect], state: _EpisodeState) -> list[Frame]:
+        """A short run of frames in a hidden defect's video that shows nothing not yet seen."""
+        video = _SIDES.index(unseen[0].video)
+        n = self.config.frames_per_video
+        length = min(_DETOUR_LENGTH, self.config.max_frames_per_call, n)
+        unseen_set = set(unseen)
+        starts = []
+        for s in range(0, n - length + 1):
+            window = [(video, i) for i in range(s, s + length)]
+            if any(f in state.seen for f in window):
+                continue
+            if any(d in unseen_set for f in window for d in self._visible(info, f)):
+                continue
+            starts.append(s)
+        if not starts:
+            return []
+        s = starts[int(state.rng.integers(len(starts)))]
+        return [(video, i) for i in range(s, s + length)]
+
+    def _call(self, frames: Sequence[Frame], state: _EpisodeState) -> str:
+        state.requested.update(frames)
+        state.calls += 1
+        numbers = [self._number(f) for f in frames]
+        if self.config.frame_addressing == "per_video":
+            arguments: dict[str, Any] = {"video": frames[0][0] + 1, "target_frames": numbers}
+        else:
+            arguments = {"target_frames": numbers}
+        return format_tool_call("select_frames", arguments)
+
+    def turn_text(self, request: GenerationRequest) -> str:
+        """The teacher's turn for ``request`` (a pure function of the context and the episode's rng)."""
+        key = request.episode_key
+        info = self._info(key)
+        turn = sum(m.role == "assistant" for m in request.messages)
+        if turn == 0 or key not in self._states:
+            # A fresh episode (also when the same key is judged again): reset the memory.
+            self._states[key] = _EpisodeState(rng=np.random.default_rng((self.seed, zlib.crc32(key.encode()))))
+        state = self._states[key]
+        # Calls so far, from the context itself (each earlier assistant turn is there in full).
+        state.calls = sum(m.role == "assistant" and "<tool_call>" in _text_of(m) for m in request.messages)
+
+        in_view, named = self._frames_in_context(request.messages)
+        new = [f for f in dict.fromkeys(in_view) if f not in state.seen]
+        state.seen.update(in_view)
+        observed = [d for d in info.defects if any(d in self._visible(info, f) for f in state.seen)]
+        unseen = [d for d in self._observable(info) if d not in observed]
+        calls_left = self.config.max_tool_calls - state.calls
+
+        # What the last tool call returned, and whether its images are in this context.
+        last_round = max((r for _, _, r in named if r is not None), default=None)
+        returned = [f for f, _, r in named if r is not None and r == last_round]
+        returned_visible = last_round is not None and last_round == turn - 1 and any(
+            has_image for _, has_image, r in named if r == last_round
+        )
+
+        think: list[str] = []
+        if new:
+            think.append(self._describe(info, new))
+        if last_round == turn - 1 and returned and not returned_visible:
+            # p = 0: the frames came back as placeholders; say so rather than invent what they show.
+            think.append(NOT_IN_VIEW)
+            return self._final(think, observed)
+
+        if state.detoured and turn == 1 and last_round == 0:
+            # The detour frames show nothing new (chosen so): say so, then look in the right place.
+            clean = not any(self._visible(info, f) for f in new)
+            think.append(ELSEWHERE if clean else NOTHING_NEW)
+
+        if unseen and calls_left > 0:
+            if turn == 0:
+                needed = self._calls_needed(unseen)
+                draw = state.rng.random()  # always drawn: the stream does not depend on the budget
+                if draw < self.detour_prob and needed + 1 <= calls_left:
+                    detour = self._detour_frames(info, unseen, state)
+                    if detour:
+                        state.detoured = True
+                        think.append(LOOK_CLOSER)
+                        return self._call_turn(think, observed, detour, state)
+            targets = self._targets(info, unseen, state)
+            if targets:
+                if not (state.detoured and turn == 1):  # after a detour, "elsewhere" already says why
+                    think.append(LOOK_CLOSER if turn == 0 else LOOK_MORE)
+                return self._call_turn(think, observed, targets, state)
+        return self._final(think, observed)
+
+    def _call_turn(self, think: list[str], observed: Sequence[Defect], frames: Sequence[Frame], state: _EpisodeState) -> str:
+        return (
+            f"<think>{' '.join(think)}</think>"
+            f"<recommend answer>{self._recommend(observed)}</recommend answer>"
+            f"{self._call(frames, state)}"
+        )
+
+    def _final(self, think: list[str], observed: Sequence[Defect]) -> str:
+        think = [*think, self._tally(observed)]
+        return f"<think>{' '.join(think)}</think>{self._answer(observed)}"
+
+
+# --------------------------------------------------------------------------- batch generation
+
+
+def _labels_as_judgment(labels: dict[str, str]) -> dict[str, str | None]:
+    return {d: labels.get(d) for d in DIMENSIONS}
+
+
+def generate_teacher_traces(
+    pairs: Sequence[PreferencePair],
+    out_path: str | Path,
+    config: EpisodeConfig,
+    *,
+    seed: int = 0,
+    detour_prob: float = 0.2,
+    batch_pairs: int = 32,
+    resume: bool = True,
+) -> dict[str, Any]:
+    """Run the teacher on ``pairs`` and append the correct traces to ``out_path`` (JSONL).
+
+    Pairs are judged ``batch_pairs`` at a time (each chunk is appended and fsynced, so an
+    interrupted run resumes where it stopped). A trace is kept only if it answered every
+    dimension with the pair's labels and ``format_ok``; the others are counted, not written
+    (they happen when a defect cannot be seen: a coarse pool, too few calls, ``p = 0``).
+
+    Returns stats: ``written``, ``rejected`` (with reasons), ``skipped_existing`` (resume),
+    ``unscriptable`` (not synthetic pairs), ``mean_turns``, ``tool_call_rate`` (share of written
+    traces with a call), ``mean_tool_calls``, ``detours``, ``seconds``.
+    """
+    from vrthinker.episode.traces import append_traces, iter_trace_records
+    from vrthinker.policy.judge import Judge
+
+    started = time.perf_counter()
+    out_path = Path(out_path)
+    existing: set[str] = set()
+    if resume and out_path.exists():
+        existing = {str(rec.get("key")) for _, rec in iter_trace_records(out_path)}
+    elif not resume and out_path.exists():
+        out_path.unlink()  # a fresh run replaces the file rather than appending duplicates
+
+    unscriptable: dict[str, str] = {}
+    todo: list[PreferencePair] = []
+    for pair in pairs:
+        why = pair_is_scriptable(pair)
+        if why is not None:
+            unscriptable[pair.pair_id] = why
+        elif pair.pair_id not in existing:
+            todo.append(pair)
+    skipped = sum(p.pair_id in existing for p in pairs)
+
+    teacher = ScriptedTeacher(todo, config, seed, detour_prob=detour_prob)
+    judge = Judge(teacher, config)
+    written = 0
+    turns = calls = with_call = detours = 0
+    rejected: dict[str, int] = {"wrong_judgment": 0, "format": 0}
+    for start in range(0, len(todo), max(1, batch_pairs)):
+        chunk = todo[start : start + max(1, batch_pairs)]
+        keep = []
+        for traj in judge.judge_pairs(chunk):
+            if not traj.format_ok:
+                rejected["format"] += 1
+                continue
+            if traj.judgment != _labels_as_judgment(traj.labels or {}):
+                rejected["wrong_judgment"] += 1
+                continue
+            detoured = teacher.detoured(traj.key)
+            traj.meta["teacher"] = {"seed": seed, "detour": detoured, "detour_prob": detour_prob}
+            keep.append(traj)
+            turns += len(traj.turns)
+            calls += traj.tool_calls
+            with_call += traj.tool_calls > 0
+            detours += detoured
+        if keep:
+            append_traces(out_path, keep)
+        written += len(keep)
+        log.info("teacher: %d/%d pairs done, %d traces written", start + len(chunk), len(todo), written)
+    if unscriptable:
+        log.warning("teacher: skipped %d pair(s) it cannot script (first: %s)", len(unscriptable), next(iter(unscriptable.items())))
+    return {
+        "out": str(out_path),
+        "pairs": len(pairs),
+        "written": written,
+        "rejected": sum(rejected.values()),
+        "rejected_reasons": rejected,
+        "skipped_existing": skipped,
+        "unscriptable": len(unscriptable),
+        "mean_turns": turns / written if written else 0.0,
+        "tool_call_rate": with_call / written if written else 0.0,
+        "mean_tool_calls": calls / written if written else 0.0,
+        "detours": detours,
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -1,0 +1,280 @@
+"""The scripted teacher writes correct, honest traces on a real (small) synthetic suite."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from vrthinker.data import read_pairs
+from vrthinker.data.schema import DIMENSIONS, PreferencePair
+from vrthinker.data.synthetic import defects_of, generate_suite
+from vrthinker.episode import EpisodeConfig, ImagePart
+from vrthinker.episode.traces import iter_trace_records, read_segments
+from vrthinker.policy.judge import Judge
+from vrthinker.policy.teacher import ELSEWHERE, NOT_IN_VIEW, NOTHING_NEW, ScriptedTeacher, TeacherError, generate_teacher_traces
+from vrthinker.video import FrameCache
+
+# One decoded-frame cache for the module: every test re-judges the same 24 clips.
+_CACHE = FrameCache(max_entries=128)
+_DESCRIBED = re.compile(r"Video ([12]), frames? ([\d, \-]+):")
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory) -> list[PreferencePair]:
+    out = tmp_path_factory.mktemp("suite")
+    return read_pairs(generate_suite(out, num_pairs=12, seed=1, show_progress=False, workers=0))
+
+
+def _labels(pair: PreferencePair) -> dict[str, str]:
+    return {d: pair.labels[d] for d in DIMENSIONS}
+
+
+def _run(pairs, detour_prob=0.2, seed=0, samples_per_pair=1, **config):
+    cfg = EpisodeConfig(**config)
+    teacher = ScriptedTeacher(pairs, cfg, seed, detour_prob=detour_prob)
+    return teacher, Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs, samples_per_pair=samples_per_pair)
+
+
+def _numbers(text: str) -> list[int]:
+    out: list[int] = []
+    for item in text.split(","):
+        item = item.strip()
+        if "-" in item:
+            lo, hi = item.split("-")
+            out.extend(range(int(lo), int(hi) + 1))
+        elif item:
+            out.append(int(item))
+    return out
+
+
+def _described(turn_text: str) -> list[tuple[int, int]]:
+    """``(video 1|2, number)`` of every frame a turn's <think> describes."""
+    think = turn_text.split("</think>")[0]
+    return [(int(m.group(1)), n) for m in _DESCRIBED.finditer(think) for n in _numbers(m.group(2))]
+
+
+def _in_view(turn, ws) -> set[tuple[int, int]]:
+    """``(video 1|2, number)`` of every frame whose image is in the turn's context."""
+    return {(ref.video + 1, ws.frame_number(ref)) for ref in turn.images}
+
+
+def _revealed(traj, pair) -> set[int]:
+    """Indices (into defects_of(pair)) of defects shown by some frame a call returned."""
+    ws, defects = traj.workspace, defects_of(pair)
+    found = set()
+    for ref in traj.frames_viewed:
+        side, src = "ab"[ref.video], ws.source_frame_index(ref)
+        found |= {i for i, d in enumerate(defects) if d.video == side and src in d.frames}
+    return found
+
+
+def _hidden(pair, ws, initial_per_video=4) -> set[int]:
+    seen = {("ab"[r.video], ws.source_frame_index(r)) for r in ws.initial_view(initial_per_video)}
+    return {i for i, d in enumerate(defects_of(pair)) if not any((d.video, f) in seen for f in d.frames)}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"memory_window": 1},
+        {"memory_window": "unlimited"},
+        {"memory_window": 2, "frame_addressing": "per_video"},
+        {"memory_window": 1, "max_frames_per_call": 4},
+    ],
+    ids=["p1", "unlimited", "per_video", "4-per-call"],
+)
+def test_every_trace_is_answered_correctly_and_well_formed(pairs, config):
+    _, trajs = _run(pairs, detour_prob=0.3, **config)
+    for traj, pair in zip(trajs, pairs):
+        assert traj.end_reason == "answered", traj.key
+        assert traj.format_ok, traj.key
+        assert traj.judgment == _labels(pair), traj.key
+        assert traj.tool_calls <= 3
+        for turn in traj.turns:
+            assert 10 <= len(turn.text.split()) <= 120, turn.text  # short turns: learnable in minutes
+
+
+def test_hidden_defects_are_fetched_and_described(pairs):
+    _, trajs = _run(pairs, detour_prob=0.0, memory_window=1)
+    hidden_pairs = 0
+    for traj, pair in zip(trajs, pairs):
+        hidden = _hidden(pair, traj.workspace)
+        if not hidden:
+            assert traj.tool_calls == 0, "nothing hidden: answer from the initial view"
+            continue
+        hidden_pairs += 1
+        assert traj.tool_calls >= 1
+        assert hidden <= _revealed(traj, pair), f"{traj.key}: a hidden defect was never fetched"
+        # The turn after the call says what the returned frames show, using the defect's own words.
+        answer_turn = traj.turns[-1].text
+        for i in hidden:
+            assert defects_of(pair)[i].description in answer_turn
+    assert hidden_pairs >= 6  # the suite has plenty of local defects
+
+
+def test_turn_shape(pairs):
+    _, trajs = _run(pairs, detour_prob=0.0, memory_window=1)
+    for traj in trajs:
+        first = traj.turns[0].text
+        assert first.startswith("<think>Video 1, frames ")  # perception first
+        if traj.tool_calls:
+            assert "<recommend answer>TA: " in first and first.endswith("</tool_call>")
+        last = traj.turns[-1].text
+        assert "Defects: Video 1 has " in last and last.endswith("</answer>")
+        assert last.index("</think>") < last.index("<answer>")
+
+
+@pytest.mark.parametrize("window", [0, 1, 2, "unlimited"])
+def test_teacher_only_describes_frames_in_its_context(pairs, window):
+    _, trajs = _run(pairs, detour_prob=0.5, memory_window=window)
+    described_any_returned = False
+    for traj in trajs:
+        ws = traj.workspace
+        for turn in traj.turns:
+            described = _described(turn.text)
+            assert set(described) <= _in_view(turn, ws), f"{traj.key} turn {turn.index}: {turn.text}"
+            if turn.index > 0 and described:
+                described_any_returned = True
+        if window == 0 and traj.tool_calls:
+            # Returned frames never come back as images: the teacher says so and describes nothing new.
+            assert NOT_IN_VIEW in traj.turns[1].text and not _described(traj.turns[1].text)
+    assert described_any_returned == (window != 0)
+
+
+def test_window_zero_answers_from_what_it_saw(pairs):
+    _, trajs = _run(pairs, detour_prob=0.0, memory_window=0)
+    for traj, pair in zip(trajs, pairs):
+        assert traj.format_ok
+        assert traj.judgment == dict(pair.meta["initial_view_labels"])  # what a perfect judge sees up front
+
+
+def test_detours_look_elsewhere_then_correct_themselves(pairs):
+    teacher, trajs = _run(pairs, detour_prob=1.0, memory_window=1)
+    detoured = 0
+    for traj, pair in zip(trajs, pairs):
+        assert traj.judgment == _labels(pair) and traj.format_ok
+        if not teacher.detoured(traj.key):
+            continue
+        detoured += 1
+        first_call = traj.turns[0].frames_returned
+        ws, defects = traj.workspace, defects_of(pair)
+        hidden = _hidden(pair, ws)
+        # The detour frames show none of the hidden defects ...
+        for ref in first_call:
+            side, src = "ab"[ref.video], ws.source_frame_index(ref)
+            assert not any(d.video == side and src in d.frames for i, d in enumerate(defects) if i in hidden)
+        # ... the next turn describes them, says so, and calls again at the right frames.
+        second = traj.turns[1].text
+        assert ELSEWHERE in second or NOTHING_NEW in second
+        assert _described(second) and "<tool_call>" in second
+        assert traj.tool_calls >= 2
+    calling = sum(t.tool_calls > 0 for t in trajs)
+    assert detoured == calling  # the default budget (3 calls) always leaves room for one detour here
+
+
+def test_detour_rate_and_budget(pairs):
+    teacher, trajs = _run(pairs, detour_prob=0.5, samples_per_pair=10, memory_window=1)
+    calling = [t for t in trajs if t.tool_calls]
+    rate = sum(teacher.detoured(t.key) for t in calling) / len(calling)
+    assert len(calling) >= 60 and 0.35 <= rate <= 0.65
+    assert all(t.judgment == _labels(pairs[[p.pair_id for p in pairs].index(t.key.split("#")[0])]) for t in trajs)
+
+    teacher, trajs = _run(pairs, detour_prob=0.0, memory_window=1)
+    assert not any(teacher.detoured(t.key) for t in trajs)
+
+    # One call: never enough for a detour plus the real look; still correct for these pairs.
+    teacher, trajs = _run(pairs, detour_prob=1.0, max_tool_calls=1, memory_window=1)
+    assert all(t.tool_calls <= 1 and not teacher.detoured(t.key) for t in trajs)
+    assert all(t.end_reason == "answered" for t in trajs)
+
+
+def test_no_tools_answers_from_the_initial_view(pairs):
+    _, trajs = _run(pairs, max_tool_calls=0)
+    for traj, pair in zip(trajs, pairs):
+        assert traj.tool_calls == 0 and len(traj.turns) == 1
+        assert traj.judgment == dict(pair.meta["initial_view_labels"])
+
+
+def test_coarse_pool_maps_frames_to_source_indices(pairs):
+    # 24 pooled frames of 48-frame clips: pool frame i is source frame round(i * 47 / 23).
+    _, trajs = _run(pairs, detour_prob=0.3, frames_per_video=24, memory_window=1)
+    correct = 0
+    for traj, pair in zip(trajs, pairs):
+        ws = traj.workspace
+        assert ws.frames_per_video == 24
+        for turn in traj.turns:
+            assert set(_described(turn.text)) <= _in_view(turn, ws)
+        if traj.judgment == _labels(pair):
+            correct += 1
+            assert _hidden(pair, ws) <= _revealed(traj, pair)
+    assert correct >= 9  # a 2-frame run can fall between pooled frames; those answers may be wrong
+
+
+def test_deterministic_given_seed(pairs):
+    texts = lambda trajs: [[t.text for t in traj.turns] for traj in trajs]  # noqa: E731
+    a = texts(_run(pairs, detour_prob=0.5, seed=3)[1])
+    b = texts(_run(pairs, detour_prob=0.5, seed=3)[1])
+    c = texts(_run(pairs, detour_prob=0.5, seed=4)[1])
+    assert a == b and a != c
+
+
+def test_same_teacher_can_judge_a_key_twice(pairs):
+    cfg = EpisodeConfig()
+    teacher = ScriptedTeacher(pairs[:3], cfg, 0)
+    judge = Judge(teacher, cfg, cache=_CACHE)
+    first = [[t.text for t in tr.turns] for tr in judge.judge_pairs(pairs[:3])]
+    second = [[t.text for t in tr.turns] for tr in judge.judge_pairs(pairs[:3])]
+    assert first == second
+
+
+def test_unscriptable_pairs_are_refused(pairs):
+    plain = PreferencePair(pair_id="x", prompt="p", video_a="a.mp4", video_b="b.mp4", labels={"Overall": "A"})
+    with pytest.raises(TeacherError, match="not a synthetic pair"):
+        ScriptedTeacher([plain], EpisodeConfig())
+    swapped = next(p for p in pairs if p.labels["Overall"] != "tie").swapped()
+    with pytest.raises(TeacherError, match="do not follow"):
+        ScriptedTeacher([swapped], EpisodeConfig())
+    with pytest.raises(KeyError, match="no pair"):
+        ScriptedTeacher(pairs[:1], EpisodeConfig())._info("nope")
+
+
+def test_generate_traces_replay_and_resume(pairs, tmp_path):
+    out = tmp_path / "traces.jsonl"
+    cfg = EpisodeConfig(memory_window=1)
+    stats = generate_teacher_traces(pairs[:5], out, cfg, seed=0, detour_prob=0.5, batch_pairs=2)
+    assert stats["written"] == 5 and stats["rejected"] == 0 and stats["skipped_existing"] == 0
+    stats = generate_teacher_traces(pairs, out, cfg, seed=0, detour_prob=0.5, batch_pairs=4)
+    assert stats["written"] == 7 and stats["skipped_existing"] == 5
+    assert 1.0 <= stats["mean_turns"] <= 4.0 and 0.0 <= stats["tool_call_rate"] <= 1.0
+    stats = generate_teacher_traces(pairs, out, cfg, seed=0)
+    assert stats["written"] == 0 and stats["skipped_existing"] == 12
+
+    records = [r for _, r in iter_trace_records(out)]
+    keys = [r["key"] for r in records]
+    assert sorted(keys) == sorted(p.pair_id for p in pairs) and len(set(keys)) == 12
+    by_id = {p.pair_id: p for p in pairs}
+    cache = FrameCache()
+    for record in records:
+        assert record["judgment"] == _labels(by_id[record["key"]]) and record["format_ok"]
+        assert "detour" in record["meta"]["teacher"]
+        segments = read_segments(record, cache)
+        assert [s.completion for s in segments] == [t["text"] for t in record["turn_records"]]
+        for seg in segments:
+            n_images = sum(isinstance(p, ImagePart) for m in seg.messages for p in m.parts)
+            assert len(seg.images) == n_images
+    json.dumps(stats)  # JSON-ready
+
+    # --no-resume starts the file afresh.
+    stats = generate_teacher_traces(pairs[:2], out, cfg, resume=False)
+    assert stats["written"] == 2 and len(list(iter_trace_records(out))) == 2
+
+
+def test_generate_traces_counts_rejections_and_unscriptable(pairs, tmp_path):
+    plain = PreferencePair(pair_id="x", prompt="p", video_a="a.mp4", video_b="b.mp4", labels={"Overall": "A"})
+    stats = generate_teacher_traces([*pairs, plain], tmp_path / "t.jsonl", EpisodeConfig(memory_window=0))
+    assert stats["unscriptable"] == 1
+    assert stats["written"] + stats["rejected"] == 12
+    assert stats["rejected_reasons"]["wrong_judgment"] == stats["rejected"] > 0  # p = 0 cannot see hidden defects
+
