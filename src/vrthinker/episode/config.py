@@ -49,6 +49,15 @@ class EpisodeConfig(BaseModel):
             "checkpoints work). 'per_video': the tool takes {'video': 1|2, 'frames': [...]} numbers 1..N."
         ),
     )
+    prompt_style: Literal["full", "compact"] = Field(
+        "full",
+        description=(
+            "'full': the system prompt carries the tool schema in Qwen's <tools> style and the task text "
+            "explains the dimensions and the turn format (what pretrained and released models expect). "
+            "'compact': a few lines naming the tool and the answer format, for models trained from scratch "
+            "on our traces (the tiny demo), where ~800 tokens of boilerplate per turn would dominate the cost."
+        ),
+    )
     min_pixels: int = Field(28 * 28 * 4, ge=28 * 28, description="Smallest frame area after Qwen smart-resize.")
     max_pixels: int = Field(28 * 28 * 256, ge=28 * 28, description="Largest frame area after Qwen smart-resize.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature of the first turn (0 = greedy).")

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from vrthinker.episode.config import EpisodeConfig
 from vrthinker.episode.messages import Message, TextPart, context_images
 from vrthinker.episode.policy import GenerationRequest, Policy
-from vrthinker.episode.protocol import parse_turn, tools_system_prompt
+from vrthinker.episode.protocol import parse_turn
 from vrthinker.episode.tasks import Task
 from vrthinker.episode.tools import Tool
 from vrthinker.episode.trajectory import EndReason, Trajectory, Turn
@@ -74,7 +74,7 @@ def run_episodes(
     runs: list[_Running] = []
     for job in jobs:
         schemas = [t.schema(job.workspace) for t in tools] if use_tools else []
-        system = tools_system_prompt(task.system_text(), schemas)
+        system = task.system_prompt(schemas, config)
         opening = task.opening_messages(job.workspace, config, system, with_tools=use_tools)
         traj = Trajectory(key=job.key, workspace=job.workspace, labels=job.labels, meta=dict(job.meta))
         runs.append(_Running(trajectory=traj, history=list(opening)))

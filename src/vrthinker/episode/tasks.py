@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from vrthinker.data.schema import DIMENSIONS, Dimension, Label
 from vrthinker.episode.config import EpisodeConfig
 from vrthinker.episode.messages import ImagePart, Message, Part, TextPart
+from vrthinker.episode.protocol import tools_system_prompt
 
 Judgment = dict[Dimension, Label | None]
 
@@ -23,6 +24,8 @@ class Task(Protocol):
     name: str
 
     def system_text(self) -> str: ...
+
+    def system_prompt(self, schemas: list[dict[str, Any]], config: EpisodeConfig) -> str: ...
 
     def opening_messages(
         self, workspace: Any, config: EpisodeConfig, system: str, *, with_tools: bool = True
@@ -77,6 +80,17 @@ class VideoPreferenceTask:
     def system_text(self) -> str:
         return SYSTEM_TEXT
 
+    def system_prompt(self, schemas: list[dict[str, Any]], config: EpisodeConfig) -> str:
+        """The system message: Qwen-style tool block ('full') or a one-line tool note ('compact')."""
+        if config.prompt_style == "compact":
+            if not schemas:
+                return "You judge two videos."
+            return (
+                "You judge two videos. Tool: <tool_call>{\"name\": \"select_frames\", \"arguments\": "
+                f"{{\"target_frames\": [...]}}}}</tool_call>, at most {config.max_frames_per_call} frames."
+            )
+        return tools_system_prompt(SYSTEM_TEXT, schemas)
+
     def opening_messages(
         self, workspace: Any, config: EpisodeConfig, system: str, *, with_tools: bool = True
     ) -> list[Message]:
@@ -91,8 +105,14 @@ class VideoPreferenceTask:
                 f"Each video was sampled to {n} frames, numbered 1-{n} within each video. "
                 f"Here are {config.initial_per_video} frames of each video."
             )
-        template = TASK_TEXT if with_tools else TASK_TEXT_NO_TOOLS
-        text = template.format(prompt=workspace.prompt, layout=layout, max_frames=config.max_frames_per_call)
+        if config.prompt_style == "compact":
+            n = workspace.frames_per_video
+            layout = f"Frames 1-{n}: Video 1. {n + 1}-{2 * n}: Video 2." if workspace.addressing == "pooled" else (
+                f"Frames 1-{n} in each video.")
+            text = f"Prompt: {workspace.prompt}\n{layout}\nAnswer TA, VQ, MQ, Overall: 1, 2 or 0 (tie)."
+        else:
+            template = TASK_TEXT if with_tools else TASK_TEXT_NO_TOOLS
+            text = template.format(prompt=workspace.prompt, layout=layout, max_frames=config.max_frames_per_call)
         parts: list[Part] = [TextPart(text)]
         refs = workspace.initial_view(config.initial_per_video)
         for video in range(2):

@@ -163,3 +163,14 @@ def test_segments_carry_exact_context():
         assert seg.messages == req.messages
         assert seg.images == req.images
     assert all(isinstance(p, (TextPart, ImagePart)) for m in segs[1].messages for p in m.parts)
+
+
+def test_compact_prompt_style_is_short_and_still_parses():
+    [t], policy = run([call(61), ANSWER], EpisodeConfig(prompt_style="compact"))
+    assert t.end_reason == "answered" and t.tool_calls == 1
+    system = policy.requests[0].messages[0].parts[0].text
+    task_text = policy.requests[0].messages[1].parts[0].text
+    assert "select_frames" in system and "<tools>" not in system
+    assert len(system.split()) + len(task_text.split()) < 60
+    [t], policy = run([ANSWER], EpisodeConfig(prompt_style="compact", max_tool_calls=0))
+    assert "select_frames" not in policy.requests[0].messages[0].parts[0].text
