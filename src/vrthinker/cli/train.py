@@ -1,0 +1,94 @@
+"""``vrthinker train ...``: fine-tune a judge (stage 1: SFT on traces)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vrthinker.cli import app
+
+train_app = typer.Typer(
+    name="train",
+    help=(
+        "Train a thinking-with-image judge.\n\n"
+        "Stage 1 is `sft`: supervised fine-tuning on multi-turn traces (JSONL written by "
+        "`vrthinker data teach` or by rollouts). Each assistant turn is one training segment, trained on "
+        "exactly the context it was generated from; only the assistant's tokens carry loss."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command(
+    "sft",
+    help=(
+        "Supervised fine-tuning on traces (cold start).\n\n"
+        "Settings come from a YAML file with four sections: model (which checkpoint, frozen vision "
+        "tower, LoRA), data (trace files), optim (AdamW, warm-up, schedule, clipping, accumulation) "
+        "and train (batch, steps, precision, checkpoints, output_dir). Any setting can be overridden "
+        "after the options as dotted key=value pairs. Every setting and its default: docs/training.md.\n\n"
+        "The run writes output_dir/config.yaml (resolved), metrics.jsonl and checkpoint-<step>/ "
+        "directories (HF format: `vrthinker judge --model output_dir/checkpoint-<step>` loads one). "
+        "If output_dir already has a checkpoint the run resumes from it, exactly: same data order, "
+        "optimizer and RNG states, so the final weights equal an uninterrupted run's.\n\n"
+        "Several processes or GPUs: prefix with `accelerate launch --multi_gpu --num_processes N` "
+        "(CPU processes over gloo: also set ACCELERATE_USE_CPU=1; accelerate's --cpu flag starts only one "
+        "process); the global batch is batch_size x grad_accum x N."
+    ),
+    epilog=(
+        "Examples:\n\n"
+        "  vrthinker train sft --config configs/sft_tiny.yaml\n\n"
+        "  vrthinker train sft --config configs/sft_tiny.yaml optim.lr=3e-4 train.max_steps=200 "
+        "train.output_dir=runs/sft_try\n\n"
+        "  ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 $(which vrthinker) train sft "
+        "--config configs/sft_tiny.yaml train.batch_size=4"
+    ),
+)
+def sft_cmd(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="YAML config, e.g. configs/sft_tiny.yaml.", show_default=False)
+    ],
+    overrides: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            help="Dotted overrides applied after the file, e.g. optim.lr=1e-3 train.max_steps=100 "
+            "data.traces=runs/synth/traces.jsonl (values are read as YAML: null, true, lists).",
+            show_default=False,
+        ),
+    ] = None,
+    resume: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--resume/--no-resume",
+            help="--resume: continue from output_dir/latest (error if absent). --no-resume: refuse an "
+            "output_dir that already has checkpoints. Default: resume when there is a checkpoint.",
+            show_default=False,
+        ),
+    ] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print the resolved config as YAML and exit.")
+    ] = False,
+) -> None:
+    from vrthinker.train.config import ConfigError, load_config
+
+    try:
+        # --print-config shows a config whose traces are not made yet, too.
+        cfg = load_config(config, overrides or (), check_paths=not print_config)
+    except ConfigError as err:
+        typer.echo(f"invalid config:\n{err}", err=True)
+        raise typer.Exit(2) from None
+    if print_config:
+        typer.echo(cfg.to_yaml(), nl=False)
+        return
+
+    from vrthinker.train.sft import ResumeError, train_sft
+
+    try:
+        final = train_sft(cfg, resume=resume)
+    except (ConfigError, ResumeError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"final model: {final}")

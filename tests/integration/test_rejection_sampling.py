@@ -1,0 +1,88 @@
+"""Rejection sampling keeps only fully correct traces and resumes without duplicates or losses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vrthinker.data import read_pairs
+from vrthinker.data.synthetic import generate_suite
+from vrthinker.episode import EpisodeConfig
+from vrthinker.episode.traces import iter_trace_records
+from vrthinker.policy.judge import Judge
+from vrthinker.policy.scripted import ReplayPolicy
+from vrthinker.train.rejection import rejection_sample
+
+CFG = EpisodeConfig(frames_per_video=8, initial_per_video=1, max_tool_calls=0)
+NUM = {"A": 1, "B": 2, "tie": 0}
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    return read_pairs(generate_suite(tmp_path_factory.mktemp("rs"), num_pairs=6, seed=4, show_progress=False))
+
+
+def oracle(pairs):
+    """Sample k of a pair is right on every dimension when k is even; odd samples get Overall wrong."""
+    by_id = {p.pair_id: p for p in pairs}
+
+    def script(req, _n):
+        pair_id, k = req.episode_key.split("#")
+        labels = by_id[pair_id].labels
+        lines = {d: NUM[labels[d]] for d in ("TA", "VQ", "MQ", "Overall")}
+        if int(k) % 2:
+            lines["Overall"] = (lines["Overall"] + 1) % 3
+        body = "\n".join(f"{d}: {v}" for d, v in lines.items())
+        return f"<think>look</think><answer>\n{body}\n</answer>"
+
+    return script
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class CrashingPolicy(ReplayPolicy):
+    def __init__(self, script, crash_after: int):
+        super().__init__(script)
+        self.calls, self.crash_after = 0, crash_after
+
+    def generate(self, requests):
+        self.calls += 1
+        if self.calls > self.crash_after:
+            raise Crash("killed")
+        return super().generate(requests)
+
+
+def _keys(path):
+    return sorted(r["key"] for _, r in iter_trace_records(path))
+
+
+def test_accepts_only_fully_correct(pairs, tmp_path):
+    out = tmp_path / "rft.jsonl"
+    stats = rejection_sample(pairs, Judge(ReplayPolicy(oracle(pairs)), CFG), out, k=4, batch_pairs=2)
+    assert stats["samples"] == 24 and stats["accepted"] == 12
+    assert stats["acceptance_rate"] == 0.5
+    assert stats["accuracy_per_dim"]["TA"] == 1.0 and stats["accuracy_per_dim"]["Overall"] == 0.5
+    assert all(k.endswith(("#0", "#2")) for k in _keys(out))
+
+
+def test_killed_run_resumes_without_duplicates_or_losses(pairs, tmp_path):
+    reference = tmp_path / "ref.jsonl"
+    rejection_sample(pairs, Judge(ReplayPolicy(oracle(pairs)), CFG), reference, k=4, batch_pairs=2)
+
+    out = tmp_path / "rft.jsonl"
+    with pytest.raises(Crash):
+        rejection_sample(pairs, Judge(CrashingPolicy(oracle(pairs), crash_after=2), CFG), out, k=4, batch_pairs=2)
+    assert 0 < len(_keys(out)) < len(_keys(reference))
+    # A crash between the trace append and the progress line: a stray trace of an unfinished pair.
+    stray = next(r for _, r in iter_trace_records(reference) if r["meta"]["pair_id"] == pairs[-1].pair_id)
+    with out.open("a") as f:
+        f.write(json.dumps(stray) + "\n")
+    stats = rejection_sample(pairs, Judge(ReplayPolicy(oracle(pairs)), CFG), out, k=4, batch_pairs=2)
+    assert _keys(out) == _keys(reference)
+    assert stats["pairs"] == 6 and stats["samples"] == 24 and stats["accepted"] == 12
+    # A finished run is a no-op.
+    rejection_sample(pairs, Judge(CrashingPolicy(oracle(pairs), crash_after=0), CFG), out, k=4)
+    assert _keys(out) == _keys(reference)
