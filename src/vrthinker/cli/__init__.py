@@ -37,14 +37,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from vrthinker.cli import data as _data  # noqa: F401
-
-    for optional in ("judge", "eval_cmd", "train"):
-        try:
-            __import__(f"vrthinker.cli.{optional}")
-        except ModuleNotFoundError as err:  # a sub-command module not written yet
-            if err.name != f"vrthinker.cli.{optional}":
-                raise
+    from vrthinker.cli import data, eval_cmd, judge, sample, train  # noqa: F401
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -145,6 +145,22 @@ def synth_cmd(
             help="0 = large, long-lasting defects; 1 = subtle defects local in time that the initial frames miss.",
         ),
     ] = 0.5,
+    local_fraction: Annotated[
+        float,
+        typer.Option("--local-fraction", min=0.0, max=1.0, help="Share of defects that are local in time (a few frames)."),
+    ] = 0.5,
+    tie_fraction: Annotated[
+        float, typer.Option("--tie-fraction", min=0.0, max=1.0, help="Chance that a dimension is a tie.")
+    ] = 0.15,
+    kinds: Annotated[
+        Optional[str],
+        typer.Option(
+            "--kinds",
+            help="Comma-separated defect kinds to use (color, shape, direction, noise, blur, teleport, jitter, "
+            "freeze); default all. E.g. --kinds noise,blur trains one dimension at a time.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Generate the synthetic long-video preference suite (short MP4s with injected TA / VQ / MQ defects).
 
@@ -153,7 +169,15 @@ def synth_cmd(
     """
     from vrthinker.data.synthetic import generate_suite  # heavy (video writer); only this command needs it
 
-    path = generate_suite(out, num_pairs=pairs, seed=seed, difficulty=difficulty)
+    kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    try:
+        path = generate_suite(
+            out, num_pairs=pairs, seed=seed, difficulty=difficulty, local_fraction=local_fraction,
+            tie_fraction=tie_fraction, kinds=kind_list,  # type: ignore[arg-type]
+        )  # fmt: skip
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"wrote {pairs} pairs to {path}")
 
 
@@ -256,6 +280,10 @@ def teach_cmd(
         Literal["pooled", "per_video"], typer.Option("--addressing", help="'pooled' (1..2N over both videos) or 'per_video'.")
     ] = "pooled",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the teacher's choices (detours, detour frames).")] = 0,
+    prompt_style: Annotated[
+        Literal["full", "compact"],
+        typer.Option("--prompt-style", help="'full' (Qwen tool prompt) or 'compact' (short prompt for models trained from scratch)."),
+    ] = "full",
     detour_prob: Annotated[
         float,
         typer.Option("--detour-prob", min=0.0, max=1.0, help="Chance that the first call looks in the wrong place, then corrects itself."),
@@ -288,6 +316,7 @@ def teach_cmd(
             frames_per_video=frames_per_video,
             initial_per_video=initial_per_video,
             frame_addressing=addressing,
+            prompt_style=prompt_style,
         )
     except ValidationError as err:
         first = err.errors()[0]

@@ -126,6 +126,16 @@ def eval_cmd(
         typer.Option("--max-new-tokens", min=1, help="With --model: most tokens per turn. [default: 512]",
                      show_default=False),
     ] = None,
+    initial_per_video: Annotated[
+        int | None,
+        typer.Option("--initial-per-video", min=0, help="With --model: frames per video shown up front. [default: 4]",
+                     show_default=False),
+    ] = None,
+    prompt_style: Annotated[
+        str | None,
+        typer.Option("--prompt-style", help="With --model: 'full' (Qwen tool prompt) or 'compact' (models trained "
+                     "on our compact traces). [default: full]", show_default=False),
+    ] = None,
     batch_pairs: Annotated[
         int, typer.Option("--batch-pairs", min=1, help="With --model: pairs judged per batch (and per write).")
     ] = 8,
@@ -180,13 +190,15 @@ def eval_cmd(
         if bucket_key is not None:
             _usage_error("--bucket-key is only used with --predictions (a --model run buckets by video length)")
         episode = {"memory_window": window, "max_tool_calls": max_calls, "frames_per_video": frames_per_video,
-                   "max_new_tokens": max_new_tokens}
+                   "max_new_tokens": max_new_tokens, "initial_per_video": initial_per_video,
+                   "prompt_style": prompt_style}
         run = _ModelRun(model, data, format, root, limit, out, episode, batch_pairs, endpoint, on_bad_row, device, seed)
         metrics = _run_model(run, edges, bootstrap, seed, show_progress=True)
         _report(metrics, as_json=as_json, out=None)
         return
     model_only = {"--data": data, "--root": root, "--limit": limit, "--window": window, "--max-calls": max_calls,
-                  "--frames-per-video": frames_per_video, "--max-new-tokens": max_new_tokens, "--endpoint": endpoint}
+                  "--frames-per-video": frames_per_video, "--max-new-tokens": max_new_tokens, "--endpoint": endpoint,
+                  "--initial-per-video": initial_per_video, "--prompt-style": prompt_style}
     given = [name for name, value in model_only.items() if value is not None]
     if given:
         _usage_error(f"{', '.join(given)} only apply with --model")

@@ -52,6 +52,9 @@ def judge(
     initial_per_video: int = typer.Option(4, "--initial-per-video", min=0, help="Frames per video shown up front."),
     addressing: str = typer.Option("pooled", "--addressing", help="'pooled' (1..2N over both videos) or 'per_video'."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens per turn."),
+    prompt_style: str = typer.Option(
+        "full", "--prompt-style", help="'full' (Qwen tool prompt) or 'compact' (models trained on our compact traces)."
+    ),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy."),
     endpoint: Optional[str] = typer.Option(
         None,
@@ -85,6 +88,7 @@ def judge(
             frame_addressing=addressing,
             max_new_tokens=max_new_tokens,
             temperature=temperature,
+            prompt_style=prompt_style,
         )
     except ValidationError as err:
         typer.echo(f"error: bad setting: {err.errors()[0]['loc'][0]}: {err.errors()[0]['msg']}", err=True)

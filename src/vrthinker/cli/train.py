@@ -1,4 +1,4 @@
-"""``vrthinker train ...``: fine-tune a judge (stage 1: SFT on traces)."""
+"""``vrthinker train sft|rft|grpo``: the three training stages."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from vrthinker.cli import app
 train_app = typer.Typer(
     name="train",
     help=(
-        "Train a thinking-with-image judge.\n\n"
-        "Stage 1 is `sft`: supervised fine-tuning on multi-turn traces (JSONL written by "
-        "`vrthinker data teach` or by rollouts). Each assistant turn is one training segment, trained on "
-        "exactly the context it was generated from; only the assistant's tokens carry loss."
+        "Train a thinking-with-image judge in three stages (VR-Thinker):\n\n"
+        "1. `sft`: supervised fine-tuning on multi-turn traces (JSONL written by `vrthinker data teach` or by "
+        "rollouts). Each assistant turn is one training segment, trained on exactly the context it was "
+        "generated from; only the assistant's tokens carry loss.\n\n"
+        "2. `rft`: the same, on the traces `vrthinker sample` accepted (every dimension right).\n\n"
+        "3. `grpo`: multi-turn GRPO with tool-use rewards, dynamic sampling, Selective Sample Replay and "
+        "Forced Rethinking."
     ),
     no_args_is_help=True,
 )
@@ -89,6 +92,65 @@ def sft_cmd(
     try:
         final = train_sft(cfg, resume=resume)
     except (ConfigError, ResumeError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"final model: {final}")
+
+
+@train_app.command(
+    "rft",
+    help=(
+        "Rejection-sampling fine-tuning (stage 2): SFT on the traces `vrthinker sample` accepted, starting "
+        "from the stage-1 checkpoint.\n\n"
+        "The same loop and config schema as `train sft`; set model.name_or_path to the SFT checkpoint and "
+        "data.traces to the accepted traces (configs/rft_tiny.yaml)."
+    ),
+    epilog="Example:\n\n  vrthinker train rft --config configs/rft_tiny.yaml model.name_or_path=runs/sft_tiny/checkpoint-600",
+)
+def rft_cmd(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config (SFT schema).", show_default=False)],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="Dotted key=value overrides.", show_default=False)] = None,
+    resume: Annotated[Optional[bool], typer.Option("--resume/--no-resume", help="As for `train sft`.", show_default=False)] = None,
+    print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
+) -> None:
+    sft_cmd(config=config, overrides=overrides, resume=resume, print_config=print_config)
+
+
+@train_app.command(
+    "grpo",
+    help=(
+        "Multi-turn GRPO (stage 3) from an RFT checkpoint.\n\n"
+        "Each step rolls out grpo.group_size episodes for grpo.pairs_per_step pairs (select_frames and the "
+        "memory window as in `judge`), scores every trajectory with the reward parts in `rewards` (each "
+        "logged: accuracy, dimensions, format, curiosity, efficiency or the VR-Thinker call schedule), "
+        "normalises rewards within each group, drops all-equal groups (dynamic sampling), optionally "
+        "replays earlier samples (Selective Sample Replay) and forces rethinking, then takes "
+        "grpo.num_iterations PPO-clip steps on the trajectories' segments. Every field: docs/training.md."
+    ),
+    epilog="Example:\n\n  vrthinker train grpo --config configs/grpo_tiny.yaml model.name_or_path=runs/rft_tiny/checkpoint-200",
+)
+def grpo_cmd(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML config (GRPO schema).", show_default=False)],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="Dotted key=value overrides.", show_default=False)] = None,
+    resume: Annotated[Optional[bool], typer.Option("--resume/--no-resume", help="As for `train sft`.", show_default=False)] = None,
+    print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
+) -> None:
+    from vrthinker.train.config import ConfigError, load_config
+    from vrthinker.train.grpo_config import GRPOConfig
+
+    try:
+        cfg = load_config(config, overrides or (), check_paths=not print_config, schema=GRPOConfig)
+    except ConfigError as err:
+        typer.echo(f"invalid config:\n{err}", err=True)
+        raise typer.Exit(2) from None
+    if print_config:
+        typer.echo(cfg.to_yaml(), nl=False)
+        return
+    from vrthinker.train.grpo import train_grpo
+
+    try:
+        final = train_grpo(cfg, resume=resume)
+    except ConfigError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"final model: {final}")

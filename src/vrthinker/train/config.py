@@ -309,6 +309,12 @@ def load_config(
         for trace in traces:
             if not Path(trace).is_file():
                 problems.append(f"{where}: data.traces = {list(traces)!r}: file not found: {trace}")
+    elif check_paths and config is not None and hasattr(config, "input_paths"):
+        # Other stages name their input files themselves: {dotted key: path}.
+        for key, value in config.input_paths().items():
+            if value is not None and not Path(value).is_file():
+                where = "command line" if any(_same_path(key, o) for o in overridden) else source
+                problems.append(f"{where}: {key} = {value!r}: file not found")
     if problems:
         raise ConfigError(problems)
     assert config is not None

@@ -82,5 +82,9 @@ class GRPOConfig(_Section):
             raise ValueError("train.max_steps: required for GRPO (there are no epochs over a fixed data set)")
         return self
 
+    def input_paths(self) -> dict[str, str | None]:
+        """Files that must exist before the run starts (checked by ``load_config``)."""
+        return {"data.pairs": self.data.pairs, "data.eval_pairs": self.data.eval_pairs}
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

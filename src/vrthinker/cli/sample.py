@@ -1,0 +1,103 @@
+"""``vrthinker sample``: rejection sampling (stage 2) — K episodes per pair, keep the fully correct ones."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vrthinker.cli import app
+
+
+@app.command(
+    "sample",
+    help=(
+        "Rejection sampling: run K episodes per pair with a model, keep the traces whose format is valid and "
+        "whose every labelled dimension and Overall judgment is right, and append them to --out (the input of "
+        "`vrthinker train rft`). Prints acceptance and accuracy per dimension.\n\n"
+        "The run is resumable: kill it and run the same command again; it continues with the pairs not yet "
+        "finished, with no duplicates and nothing lost (progress is kept in OUT.progress.jsonl)."
+    ),
+    epilog="Example:\n\n  vrthinker sample --model runs/sft_tiny/checkpoint-600 --data runs/synth/pairs.jsonl --k 4 --out runs/rft/accepted.jsonl",
+)
+def sample(
+    model: str = typer.Option(..., "--model", "-m", help="Checkpoint directory, tiny preset, or cached hub id."),
+    data: Path = typer.Option(..., "--data", help="Pairs file (labels required)."),
+    out: Path = typer.Option(..., "--out", help="Trace JSONL to append accepted traces to."),
+    k: int = typer.Option(4, "--k", min=1, help="Episodes per pair."),
+    data_format: str = typer.Option("native", "--format", help="native, videogen, genai-bench, mj-bench-video or parquet."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Directory for relative video paths."),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.0, help="Sampling temperature (reference RFT: greedy = 0)."),
+    window: str = typer.Option("1", "--window", help="Memory window p (rounds), or 'unlimited'."),
+    max_calls: int = typer.Option(3, "--max-calls", min=0, help="Most select_frames calls per episode."),
+    frames_per_video: int = typer.Option(48, "--frames-per-video", min=1, help="Frame pool size per video."),
+    initial_per_video: int = typer.Option(4, "--initial-per-video", min=0, help="Frames per video shown up front."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens per turn."),
+    prompt_style: str = typer.Option("full", "--prompt-style", help="'full' (Qwen tool prompt) or 'compact' (models trained on our traces)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N pairs."),
+    batch_pairs: int = typer.Option(8, "--batch-pairs", min=1, help="Pairs per batched rollout (and per progress record)."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
+) -> None:
+    import torch
+    from pydantic import ValidationError
+
+    from vrthinker.cli.judge import parse_window
+    from vrthinker.data import DataError, load_pairs
+    from vrthinker.episode import EpisodeConfig
+    from vrthinker.policy.hf import HFPolicy
+    from vrthinker.policy.judge import Judge
+    from vrthinker.policy.models import ModelNotFoundError, load_model
+    from vrthinker.train.rejection import rejection_sample
+    from vrthinker.video import VideoError
+
+    try:
+        config = EpisodeConfig(
+            memory_window=parse_window(window), max_tool_calls=max_calls, frames_per_video=frames_per_video,
+            initial_per_video=initial_per_video, max_new_tokens=max_new_tokens, temperature=temperature,
+            prompt_style=prompt_style,
+        )  # fmt: skip
+    except ValidationError as err:
+        e = err.errors()[0]
+        typer.echo(f"error: bad setting {e['loc'][0] if e['loc'] else ''}: {e['msg']}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        pairs = load_pairs(data, data_format, root=root, on_bad_row="skip").pairs[:limit]
+    except DataError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    torch.manual_seed(seed)
+    try:
+        loaded = load_model(model, device=device)
+    except ModelNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    loaded.processor.min_pixels, loaded.processor.max_pixels = config.min_pixels, config.max_pixels
+    judge = Judge(HFPolicy(loaded.model, loaded.processor, batch_size=max(8, batch_pairs * k)), config)
+
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=as_json) as bar:
+        task = bar.add_task("sampling", total=len(pairs))
+        try:
+            stats = rejection_sample(
+                pairs, judge, out, k=k, batch_pairs=batch_pairs,
+                on_progress=lambda done, total: bar.update(task, completed=done),
+            )  # fmt: skip
+        except VideoError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps(stats) + "\n")
+        return
+    typer.echo(
+        f"{stats['pairs']} pairs, {stats['samples']} samples, {stats['accepted']} accepted "
+        f"({100 * stats['acceptance_rate']:.1f}%), format ok {100 * stats['format_ok_rate']:.1f}%"
+    )
+    for dim, acc in stats["accuracy_per_dim"].items():
+        typer.echo(f"  {dim:8s} correct in {100 * acc:.1f}% of samples")
+    typer.echo(f"accepted traces: {out}")
