@@ -33,6 +33,10 @@ class HFPolicy:
         tok = self.tokenizer
         self.stop_ids = [i for i in {tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")} if i is not None]
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.stop_ids[0]
+        # Vision placeholders must never be sampled: the processor expands them into image
+        # features, so a sampled one makes the training forward fail (images vs pads mismatch).
+        vision = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
+        self.suppress_ids = [i for i in (tok.convert_tokens_to_ids(t) for t in vision) if i is not None and i >= 0]
 
     def visual_tokens(self, image: Image.Image) -> int:
         return self.processor.image_token_count(image.height, image.width)
@@ -68,6 +72,7 @@ class HFPolicy:
             pad_token_id=self.pad_id,
             return_dict_in_generate=True,
             output_logits=True,
+            suppress_tokens=self.suppress_ids,
             **sampling,
         )
         prompt_len = inputs["input_ids"].shape[1]

