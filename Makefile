@@ -1,5 +1,5 @@
 # Two commands set up and run everything on a fresh CPU machine:
-#   make demo   # the main job on the embedded default (synthetic suite + tiny model)
+#   make demo   # the main job: `vrthinker demo` on the embedded default (synthetic suite + tiny model)
 #   make test   # the whole test suite
 # Both create .venv on first use and reuse it afterwards.
 
@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vrthinker-installed
 OUT    ?= runs/demo
 
-.PHONY: setup demo test test-fast clean-venv
+.PHONY: setup demo demo-fast test test-fast clean-venv
 
 setup: $(STAMP)
 
@@ -20,11 +20,14 @@ $(STAMP): pyproject.toml requirements/cpu-constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements/cpu-constraints.txt "torch==2.13.0"
-	$(BIN)/python -m pip install -q -c requirements/cpu-constraints.txt -e ".[dev,serve]"
+	$(BIN)/python -m pip install -q -c requirements/cpu-constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 demo: setup
-	./scripts/main_job.sh $(OUT)
+	$(BIN)/vrthinker demo --out $(OUT)
+
+demo-fast: setup
+	$(BIN)/vrthinker demo --fast --out $(OUT)-fast
 
 test: setup
 	./scripts/install_system_deps.sh

@@ -37,7 +37,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from vrthinker.cli import data, eval_cmd, judge, sample, train  # noqa: F401
+    from vrthinker.cli import data, demo, eval_cmd, judge, sample, train  # noqa: F401
 
 
 def main() -> None:

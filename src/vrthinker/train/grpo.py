@@ -157,9 +157,11 @@ def _micro_batches(samples: Sequence[Sample], processor: Any, micro: int):
     for start in range(0, len(items), micro):
         chunk = items[start : start + micro]
         batch = collate_segments([seg for _, _, seg in chunk], processor)
-        old = torch.zeros(batch.input_ids.shape[0], batch.input_ids.shape[1] - 1)
+        old = torch.full((batch.input_ids.shape[0], batch.input_ids.shape[1] - 1), float("nan"))
         for row, (s, i, _) in enumerate(chunk):
-            stored = s.old_logprobs[i]  # type: ignore[index]
+            if s.old_logprobs is None:
+                continue  # on-policy: NaN rows are filled with the update's own detached log-probs
+            stored = s.old_logprobs[i]
             old[row, : stored.shape[0]] = stored
         yield batch, old
 
@@ -288,8 +290,11 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
                 break
         samples = [Sample(t, float(a), step) for group, adv in kept for t, a in zip(group, adv)]
 
-        # 5. behaviour log-probs, before any update (replayed samples keep the ones stored with them)
-        attach_old_logprobs(model, samples, processor, g.micro_batch_size, accelerator.device)
+        # 5. behaviour log-probs, before any update (replayed samples keep the ones stored with them).
+        # With one on-policy update per rollout they equal the update's own log-probs (detached),
+        # so the extra forward pass is skipped, as TRL does.
+        if g.num_iterations > 1 or g.replay == "ssr":
+            attach_old_logprobs(model, samples, processor, g.micro_batch_size, accelerator.device)
         # 6. Selective Sample Replay ------------------------------------------------------------
         if g.replay == "ssr":
             chosen = ssr.select(samples, [s.advantage for s in samples], replay_batch, step)
@@ -319,8 +324,10 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
                     if ref_model is not None:
                         with torch.no_grad():
                             ref_lp, _ = _batch_logprobs(ref_model, batch)
+                    old = old.to(lp.device)
+                    old = torch.where(torch.isnan(old), lp.detach(), old)
                     loss, parts = grpo_loss(
-                        lp, old.to(lp.device), batch.weights, mask,
+                        lp, old, batch.weights, mask,
                         clip_low=g.clip_low, clip_high=g.clip_high, aggregation=g.aggregation,
                         ref_logprobs=ref_lp, kl_coef=g.kl_coef, num_tokens=float(max(n_tokens, 1)),
                         num_sequences=float(max(n_seqs, 1)), constant_normalizer=g.constant_normalizer,

@@ -1,0 +1,340 @@
+"""``vrthinker demo``: the whole VR-Thinker pipeline on the embedded default, on a CPU.
+
+The recipe, in the order it runs (each stage is skipped when its output already
+exists, so an interrupted demo continues where it stopped):
+
+1. **Data.** A synthetic long-video suite for training and a held-out one (different seed).
+2. **Cold-start traces.** The scripted teacher writes multi-turn traces with frame selection.
+3. **Stage I, SFT** of the tiny offline Qwen2.5-VL on those traces.
+4. **Stage II, rejection sampling** from the SFT model (K per pair, keep fully correct
+   traces) and **RFT**: SFT from the stage-I checkpoint on the accepted traces (mixed with
+   the teacher traces, which keeps the rare skills from being forgotten).
+5. **Stage III, GRPO** from the RFT checkpoint.
+6. **Evaluation** after each stage (and of the untrained model) on the held-out pairs,
+   with the episode engine's reports, plots and trace pages.
+7. **Ablation** at equal visual-token budget: the final model with frame selection
+   (window p = 1) against the same model answering from a static uniform sample of frames.
+
+Results go to ``OUT/demo_results.json`` and ``OUT/index.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vrthinker.data import read_pairs
+from vrthinker.data.schema import DIMENSIONS, PreferencePair
+from vrthinker.episode import EpisodeConfig
+from vrthinker.eval.report import write_report
+from vrthinker.eval.runner import run_benchmark
+from vrthinker.policy.hf import HFPolicy
+from vrthinker.policy.judge import Judge
+from vrthinker.policy.models import load_model
+from vrthinker.policy.teacher import generate_teacher_traces
+from vrthinker.train.checkpoint import find_latest
+from vrthinker.train.config import DataConfig, ModelConfig, OptimConfig, SFTConfig, TrainConfig
+from vrthinker.train.grpo import train_grpo
+from vrthinker.train.grpo_config import GRPOConfig, GRPOSection, PairsConfig
+from vrthinker.train.rejection import rejection_sample
+from vrthinker.train.rewards import RewardConfig
+from vrthinker.train.sft import train_sft
+from vrthinker.video import FrameCache
+
+logger = logging.getLogger(__name__)
+
+Stage = Literal["untrained", "sft", "rft", "grpo"]
+
+
+class DemoConfig(BaseModel):
+    """Sizes of the demo; ``fast()`` is the CI-sized version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    out: str = Field("runs/demo", description="Output directory.")
+    seed: int = Field(0, description="Seed of data, training and sampling.")
+    train_pairs: int = Field(320, ge=4, description="Synthetic training pairs.")
+    eval_pairs: int = Field(64, ge=2, description="Held-out synthetic pairs.")
+    difficulty: float = Field(0.3, ge=0.0, le=1.0, description="Synthetic suite difficulty.")
+    local_fraction: float = Field(0.5, ge=0.0, le=1.0, description="Share of defects local in time.")
+    frames_per_video: int = Field(48, ge=4, description="Frame pool per video.")
+    initial_per_video: int = Field(4, ge=1, description="Initial view per video.")
+    memory_window: int = Field(1, ge=0, description="p of the memory window.")
+    max_tool_calls: int = Field(3, ge=1, description="Tool calls per episode.")
+    max_new_tokens: int = Field(160, ge=16, description="Tokens per turn.")
+    sft_steps: int = Field(700, ge=1, description="Stage I optimizer steps.")
+    sft_lr: float = Field(1e-3, gt=0, description="Stage I learning rate.")
+    batch_size: int = Field(8, ge=1, description="Segments per SFT step.")
+    rft_k: int = Field(2, ge=1, description="Samples per pair in rejection sampling.")
+    rft_pairs: int = Field(160, ge=1, description="Training pairs sampled for RFT.")
+    rft_steps: int = Field(200, ge=1, description="Stage II optimizer steps.")
+    rft_lr: float = Field(3e-4, gt=0, description="Stage II learning rate.")
+    grpo_steps: int = Field(12, ge=1, description="Stage III steps.")
+    grpo_group: int = Field(6, ge=2, description="GRPO group size G.")
+    grpo_pairs_per_step: int = Field(4, ge=1, description="Pairs per GRPO step.")
+    grpo_lr: float = Field(1e-4, gt=0, description="Stage III learning rate.")
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> "DemoConfig":
+        """A few minutes on 2 cores: proves every stage runs and every artefact is written."""
+        small = dict(
+            train_pairs=24, eval_pairs=8, frames_per_video=16, sft_steps=30, rft_k=2, rft_pairs=8, rft_steps=10,
+            grpo_steps=2, grpo_group=4, grpo_pairs_per_step=2, max_new_tokens=96,
+        )
+        return cls(**{**small, **overrides})
+
+    def episode(self, **overrides: Any) -> EpisodeConfig:
+        return EpisodeConfig(
+            frames_per_video=self.frames_per_video,
+            initial_per_video=self.initial_per_video,
+            memory_window=self.memory_window,
+            max_tool_calls=self.max_tool_calls,
+            max_new_tokens=self.max_new_tokens,
+            prompt_style="compact",
+            **overrides,
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sft(name: str, model: str, traces: list[Path], out: Path, steps: int, lr: float, cfg: DemoConfig) -> Path:
+    done = find_latest(out)
+    if done is not None and (out / "DONE").is_file():
+        return done
+    config = SFTConfig(
+        model=ModelConfig(name_or_path=model, freeze_vision=False),
+        data=DataConfig(traces=tuple(str(t) for t in traces), frame_cache_size=2048),
+        optim=OptimConfig(lr=lr, warmup_steps=min(50, steps // 10), schedule="cosine", min_lr_ratio=0.1),
+        train=TrainConfig(batch_size=cfg.batch_size, max_steps=steps, seed=cfg.seed, save_every=max(steps // 2, 1),
+                          log_every=max(steps // 20, 1), output_dir=str(out)),
+    )
+    logger.info("%s: %d steps on %s", name, steps, ", ".join(t.name for t in traces))
+    final = train_sft(config)
+    (out / "DONE").write_text(str(final))
+    return final
+
+
+def _judge(model: str | Path, episode: EpisodeConfig, cache: FrameCache) -> Judge:
+    loaded = load_model(str(model))
+    loaded.processor.min_pixels, loaded.processor.max_pixels = episode.min_pixels, episode.max_pixels
+    return Judge(HFPolicy(loaded.model, loaded.processor, batch_size=32), episode, cache)
+
+
+def _accuracy(records: list, pairs_by_id: dict[str, PreferencePair], subset: str) -> dict[str, Any]:
+    """Accuracy (without ties: non-tie labels, a tie prediction is wrong; with ties: 3-class) per dimension."""
+    out: dict[str, Any] = {}
+    for dim in DIMENSIONS:
+        rows = []
+        for r in records:
+            pair = pairs_by_id[r.prediction.pair_id]
+            if subset == "local" and not pair.meta.get("hidden_from_initial_view"):
+                continue
+            gold = r.labels.get(dim)
+            if gold is not None:
+                rows.append((gold, r.prediction.choice.get(dim)))
+        no_ties = [(g, p) for g, p in rows if g != "tie"]
+        out[dim] = {
+            "without_ties": sum(g == p for g, p in no_ties) / len(no_ties) if no_ties else None,
+            "with_ties": sum(g == p for g, p in rows) / len(rows) if rows else None,
+            "n": len(rows),
+        }
+    return out
+
+
+def _evaluate(name: str, model: str | Path, episode: EpisodeConfig, pairs: list[PreferencePair], out: Path,
+              cache: FrameCache, cfg: DemoConfig) -> dict[str, Any]:
+    records = run_benchmark(pairs, lambda: _judge(model, episode, cache), out, batch_pairs=16, show_progress=True)
+    metrics = write_report(out, records, n_resamples=200, seed=cfg.seed, title=f"vrthinker demo: {name}",
+                           run_info={"model": str(model), "stage": name})
+    by_id = {p.pair_id: p for p in pairs}
+    acc_all, acc_local = _accuracy(records, by_id, "all"), _accuracy(records, by_id, "local")
+    tool = metrics["tool_use"]
+    peaks = [max(r.meta.get("visual_tokens_per_turn") or [0]) for r in records]
+    return {
+        "model": str(model),
+        "accuracy_overall": acc_all["Overall"]["without_ties"],
+        "accuracy_overall_with_ties": acc_all["Overall"]["with_ties"],
+        "accuracy_per_dim": {d: acc_all[d]["without_ties"] for d in DIMENSIONS},
+        "accuracy_per_dim_with_ties": {d: acc_all[d]["with_ties"] for d in DIMENSIONS},
+        "local_defect_pairs": {
+            "n": acc_local["Overall"]["n"],
+            "accuracy_overall": acc_local["Overall"]["without_ties"],
+            "accuracy_overall_with_ties": acc_local["Overall"]["with_ties"],
+            "accuracy_per_dim": {d: acc_local[d]["without_ties"] for d in DIMENSIONS},
+        },
+        "tool_calls_per_episode": tool.get("mean_tool_calls"),
+        "invalid_call_rate": tool.get("invalid_call_rate"),
+        "frames_viewed": tool.get("mean_frames_viewed"),
+        "visual_tokens_per_judgment": tool.get("mean_visual_tokens"),
+        "visual_tokens_in_context": sum(peaks) / len(peaks) if peaks else None,
+        "format_ok_rate": tool.get("format_ok_rate"),
+        "report": str(out / "report.html"),
+    }
+
+
+def _static_budget(cfg: DemoConfig, with_tools: dict[str, Any], tokens_per_frame: int) -> int:
+    """Frames per video for the no-tool run, so that its context holds as many visual tokens as the
+    tool run's largest context (the memory cost the window bounds: (N_in + p·N_ex)·V_t)."""
+    in_context = with_tools.get("visual_tokens_in_context") or 0
+    frames = in_context / max(tokens_per_frame, 1) / 2
+    return max(cfg.initial_per_video, min(cfg.frames_per_video, int(math.ceil(frames))))
+
+
+# --------------------------------------------------------------------------- the recipe
+
+
+def run_demo(cfg: DemoConfig) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo_config.json").write_text(cfg.model_dump_json(indent=2))
+    from vrthinker.data.synthetic import generate_suite
+
+    # 1. data --------------------------------------------------------------------------------
+    suites = {}
+    for split, n, seed in (("train", cfg.train_pairs, cfg.seed), ("heldout", cfg.eval_pairs, cfg.seed + 1000)):
+        path = out / "data" / split / "pairs.jsonl"
+        if not path.is_file():
+            generate_suite(path.parent, num_pairs=n, seed=seed, difficulty=cfg.difficulty,
+                           local_fraction=cfg.local_fraction, show_progress=True)  # fmt: skip
+        suites[split] = read_pairs(path)
+    train, heldout = suites["train"], suites["heldout"]
+    episode = cfg.episode()
+
+    # 2. cold-start traces -------------------------------------------------------------------
+    teacher_traces = out / "data" / "teacher_traces.jsonl"
+    teacher = generate_teacher_traces(train, teacher_traces, episode, seed=cfg.seed)
+    logger.info("teacher: %s", teacher)
+
+    cache = FrameCache(max_entries=4 * (cfg.train_pairs + cfg.eval_pairs))
+    stages: dict[str, Any] = {}
+    stages["untrained"] = _evaluate("untrained", "tiny", episode, heldout, out / "eval" / "untrained", cache, cfg)
+
+    # 3. stage I: SFT -------------------------------------------------------------------------
+    sft = _sft("sft", "tiny", [teacher_traces], out / "sft", cfg.sft_steps, cfg.sft_lr, cfg)
+    stages["sft"] = _evaluate("sft", sft, episode, heldout, out / "eval" / "sft", cache, cfg)
+
+    # 4. stage II: rejection sampling + RFT ---------------------------------------------------
+    accepted = out / "rft" / "accepted.jsonl"
+    sampling_episode = episode.model_copy(update={"temperature": 1.0})
+    rs_stats = rejection_sample(train[: cfg.rft_pairs], _judge(sft, sampling_episode, cache), accepted, k=cfg.rft_k)
+    logger.info("rejection sampling: %s", rs_stats)
+    rft_data = [accepted, teacher_traces] if accepted.is_file() and accepted.stat().st_size else [teacher_traces]
+    rft = _sft("rft", str(sft), rft_data, out / "rft" / "train", cfg.rft_steps, cfg.rft_lr, cfg)
+    stages["rft"] = _evaluate("rft", rft, episode, heldout, out / "eval" / "rft", cache, cfg)
+
+    # 5. stage III: GRPO ---------------------------------------------------------------------
+    grpo_out = out / "grpo"
+    if not (grpo_out / "DONE").is_file():
+        grpo_cfg = GRPOConfig(
+            model=ModelConfig(name_or_path=str(rft), freeze_vision=False),
+            data=PairsConfig(pairs=str(out / "data" / "train" / "pairs.jsonl")),
+            episode=episode.model_copy(update={"temperature": 1.0, "later_temperature": 0.9}),
+            rewards=RewardConfig(),
+            grpo=GRPOSection(group_size=cfg.grpo_group, pairs_per_step=cfg.grpo_pairs_per_step, micro_batch_size=8,
+                             dynamic_sampling="drop_refill", max_refill_rounds=1),
+            optim=OptimConfig(lr=cfg.grpo_lr, warmup_steps=0, schedule="constant"),
+            train=TrainConfig(max_steps=cfg.grpo_steps, seed=cfg.seed, save_every=cfg.grpo_steps, log_every=1,
+                              output_dir=str(grpo_out)),
+        )  # fmt: skip
+        train_grpo(grpo_cfg)
+        (grpo_out / "DONE").write_text("ok")
+    grpo = find_latest(grpo_out)
+    assert grpo is not None
+    stages["grpo"] = _evaluate("grpo", grpo, episode, heldout, out / "eval" / "grpo", cache, cfg)
+
+    # 6. ablation at equal visual-token budget -----------------------------------------------
+    tokens_per_frame = load_model(str(grpo)).processor.image_token_count(
+        *heldout_frame_size(heldout, episode, cache)
+    )
+    static_frames = _static_budget(cfg, stages["grpo"], tokens_per_frame)
+    static_episode = episode.model_copy(update={"max_tool_calls": 0, "initial_per_video": static_frames})
+    static = _evaluate("static frames", grpo, static_episode, heldout, out / "eval" / "static", cache, cfg)
+    ablation = {
+        "with_tools": {k: stages["grpo"][k] for k in ("accuracy_overall", "accuracy_per_dim", "local_defect_pairs",
+                                                      "visual_tokens_per_judgment", "visual_tokens_in_context",
+                                                      "tool_calls_per_episode", "frames_viewed")},
+        "static_frames": {**{k: static[k] for k in ("accuracy_overall", "accuracy_per_dim", "local_defect_pairs",
+                                                   "visual_tokens_per_judgment", "visual_tokens_in_context")},
+                          "frames_per_video": static_frames},
+        "note": "Equal budget = equal visual tokens in the model's context: static_frames is the same GRPO model "
+                "with no tool and a uniform sample of frames per video sized so its single context holds as many "
+                "visual tokens as the tool run's largest context (rounded up). visual_tokens_per_judgment sums "
+                "the visual tokens of every turn's context (the compute cost).",
+    }  # fmt: skip
+
+    results = {
+        "stages": stages,
+        "ablation": ablation,
+        "teacher": teacher,
+        "rejection_sampling": rs_stats,
+        "config": cfg.model_dump(),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+    }
+    (out / "demo_results.json").write_text(json.dumps(results, indent=2))
+    (out / "index.html").write_text(render_index(results))
+    return results
+
+
+def heldout_frame_size(pairs: list[PreferencePair], episode: EpisodeConfig, cache: FrameCache) -> tuple[int, int]:
+    """(height, width) of a smart-resized frame of the held-out suite."""
+    pool = cache.get(pairs[0].video_a, num_frames=episode.frames_per_video, min_pixels=episode.min_pixels,
+                     max_pixels=episode.max_pixels)  # fmt: skip
+    img = pool.frames[0]
+    return img.height, img.width
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0f}"
+
+
+def results_table(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, s in results["stages"].items():
+        rows.append([name, _pct(s["accuracy_overall"]), _pct(s["local_defect_pairs"]["accuracy_overall"]),
+                     *(_pct(s["accuracy_per_dim"][d]) for d in ("TA", "VQ", "MQ")),
+                     f"{s['tool_calls_per_episode'] or 0:.2f}", _pct(s["format_ok_rate"])])  # fmt: skip
+    return rows
+
+
+TABLE_HEADER = ["stage", "Overall", "Overall (local-defect pairs)", "TA", "VQ", "MQ", "calls/episode", "format ok"]
+
+
+def render_index(results: dict[str, Any]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in TABLE_HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in results_table(results))
+    links = "".join(
+        f'<li><a href="eval/{name}/report.html">{name}</a></li>' for name in (*results["stages"], "static")
+    )
+    ab = results["ablation"]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>vrthinker demo</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:24px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:center}</style></head><body>"
+        "<h1>vrthinker demo: the VR-Thinker pipeline on the synthetic suite</h1>"
+        "<p>Accuracy (%) without ties on held-out pairs. 'local-defect pairs': pairs whose labels the "
+        "initial frames cannot decide.</p>"
+        f"<table><tr>{head}</tr>{body}</table>"
+        "<h2>Thinking with images vs a static frame sample (equal visual tokens in context)</h2>"
+        f"<p>with select_frames (p = 1): Overall {_pct(ab['with_tools']['accuracy_overall'])} "
+        f"(local-defect pairs {_pct(ab['with_tools']['local_defect_pairs']['accuracy_overall'])}), "
+        f"{_num(ab['with_tools']['visual_tokens_in_context'])} visual tokens in context, "
+        f"{_num(ab['with_tools']['visual_tokens_per_judgment'])} over all turns<br>"
+        f"static frames ({ab['static_frames']['frames_per_video']} per video): Overall "
+        f"{_pct(ab['static_frames']['accuracy_overall'])} (local-defect pairs "
+        f"{_pct(ab['static_frames']['local_defect_pairs']['accuracy_overall'])}), "
+        f"{_num(ab['static_frames']['visual_tokens_in_context'])} visual tokens in context</p>"
+        f"<h2>Reports per stage</h2><ul>{links}</ul>"
+        f"<p>Wall time: {results['wall_seconds']} s.</p></body></html>"
+    )

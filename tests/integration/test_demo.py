@@ -1,0 +1,46 @@
+"""`vrthinker demo --fast` end to end: every stage runs and every artefact is written.
+
+Accuracy thresholds are deliberately absent: at --fast sizes the numbers are noise.
+The full demo's numbers are recorded in docs/demo.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+VRTHINKER = str(Path(sys.executable).with_name("vrthinker"))
+
+
+def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
+    out = tmp_path / "demo"
+    proc = subprocess.run([VRTHINKER, "demo", "--fast", "--out", str(out)], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "demo_results.json").read_text())
+    assert set(results["stages"]) == {"untrained", "sft", "rft", "grpo"}
+    for stage in results["stages"].values():
+        assert {"accuracy_overall", "accuracy_per_dim", "tool_calls_per_episode"} <= set(stage)
+        assert set(stage["accuracy_per_dim"]) == {"TA", "VQ", "MQ", "Overall"}
+        assert Path(stage["report"]).is_file()
+    for arm in ("with_tools", "static_frames"):
+        assert {"accuracy_overall", "visual_tokens_per_judgment"} <= set(results["ablation"][arm])
+    assert results["wall_seconds"] > 0
+    for name in ("untrained", "sft", "rft", "grpo", "static"):
+        report = out / "eval" / name
+        assert (report / "metrics.json").is_file() and (report / "plots").is_dir()
+        assert any((report / "traces").glob("*.html"))
+    assert (out / "sft" / "latest").is_file() and (out / "grpo" / "latest").is_file()
+    assert "Held-out accuracy" in proc.stdout
+    png = screenshot(out / "index.html", tmp_path / "index.png", height=900)
+    assert png.stat().st_size > 5000
+    # A second run finds every stage done and only re-reports.
+    again = subprocess.run([VRTHINKER, "demo", "--fast", "--out", str(out), "--json"], capture_output=True, text=True,
+                           timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert set(json.loads(again.stdout)["stages"]) == {"untrained", "sft", "rft", "grpo"}
