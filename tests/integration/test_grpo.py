@@ -74,6 +74,7 @@ def test_grpo_runs_and_logs_every_part(start, tmp_path):
                 "train/clip_frac_high", "eval/accuracy/Overall"):
         assert key in last, key
     assert any(r.get("train/samples", 0) > 0 for r in rows)  # some groups had non-zero advantages
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
 
 
 def test_grpo_resume_matches_uninterrupted(start, tmp_path):

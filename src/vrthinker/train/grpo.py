@@ -49,6 +49,7 @@ from vrthinker.train.advantages import group_advantages, is_uniform
 from vrthinker.train.checkpoint import CONFIG_NAME, TrainerState, find_latest, load_trainer_state, save_checkpoint
 from vrthinker.train.collate import IGNORE_INDEX, Batch, collate_segments
 from vrthinker.train.config import ConfigError
+from vrthinker.train.curves import plot_curves
 from vrthinker.train.grpo_config import GRPOConfig
 from vrthinker.train.logging import MetricsWriter
 from vrthinker.train.losses import grpo_loss, token_entropy, token_logprobs
@@ -377,6 +378,7 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
         if step % cfg_t.save_every == 0 or step == end_step:
             last_saved = save(step)
     metrics.close()
+    plot_curves(out / "metrics.jsonl", out / "curves.png")
     assert last_saved is not None
     return last_saved
 
