@@ -301,27 +301,19 @@ def teach_cmd(
     the wrong place first and correcting itself), and answers with the pair's labels.
     Only traces whose answer equals the labels are written; the rest are counted.
     """
-    from pydantic import ValidationError
-
-    from vrthinker.cli.judge import parse_window
+    from vrthinker.cli.options import episode_config
     from vrthinker.data.native import read_pairs
-    from vrthinker.episode import EpisodeConfig
     from vrthinker.policy.teacher import generate_teacher_traces
     from vrthinker.video import VideoError
 
-    try:
-        config = EpisodeConfig(
-            memory_window=parse_window(window),
-            max_tool_calls=max_calls,
-            frames_per_video=frames_per_video,
-            initial_per_video=initial_per_video,
-            frame_addressing=addressing,
-            prompt_style=prompt_style,
-        )
-    except ValidationError as err:
-        first = err.errors()[0]
-        typer.echo(f"error: bad setting: {first['loc'][0] if first['loc'] else ''}: {first['msg']}", err=True)
-        raise typer.Exit(2) from None
+    config = episode_config(
+        window,
+        max_tool_calls=max_calls,
+        frames_per_video=frames_per_video,
+        initial_per_video=initial_per_video,
+        frame_addressing=addressing,
+        prompt_style=prompt_style,
+    )
     try:
         pairs = read_pairs(pairs_file)
         stats = generate_teacher_traces(

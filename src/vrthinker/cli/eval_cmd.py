@@ -274,11 +274,8 @@ def _data_format(data: Path, format: str) -> str:
 
 def _run_model(run: _ModelRun, edges: list[float] | None, bootstrap: int, seed: int, show_progress: bool) -> dict[str, Any]:
     """Judge the benchmark into run.out (resuming), write the report, return its metrics."""
-    from pydantic import ValidationError
-
-    from vrthinker.cli.judge import parse_window
+    from vrthinker.cli.options import episode_config
     from vrthinker.data.loaders import DataError, load_pairs
-    from vrthinker.episode import EpisodeConfig
     from vrthinker.eval.report import write_report
     from vrthinker.eval.runner import DEFAULT_LENGTH_EDGES, RunError, check_run_settings, run_benchmark
     from vrthinker.policy.openai_http import OpenAIEndpointError
@@ -286,14 +283,8 @@ def _run_model(run: _ModelRun, edges: list[float] | None, bootstrap: int, seed: 
 
     if run.on_bad_row not in ("skip", "fail"):
         _usage_error(f"--on-bad-row {run.on_bad_row!r}: expected skip or fail")
-    fields = {k: v for k, v in run.episode.items() if v is not None}
-    if "memory_window" in fields:
-        fields["memory_window"] = parse_window(fields["memory_window"])
-    try:
-        config = EpisodeConfig(**fields)
-    except ValidationError as err:
-        first = err.errors()[0]
-        _usage_error(f"bad setting: {'.'.join(map(str, first['loc'])) or 'episode'}: {first['msg']}")
+    fields = dict(run.episode)
+    config = episode_config(fields.pop("memory_window", None), **fields)
     data_format = _data_format(run.data, run.format)
     try:
         loaded = load_pairs(run.data, data_format, root=run.root, on_bad_row=run.on_bad_row)  # type: ignore[arg-type]

@@ -10,19 +10,7 @@ from typing import Optional
 import typer
 
 from vrthinker.cli import app
-
-
-def parse_window(value: str) -> int | str:
-    """``--window`` accepts a number of rounds or ``unlimited``."""
-    if value.strip().lower() in {"unlimited", "inf", "none"}:
-        return "unlimited"
-    try:
-        number = int(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r}: give a number of rounds (0, 1, 2, ...) or 'unlimited'") from None
-    if number < 0:
-        raise typer.BadParameter(f"{value}: must be >= 0")
-    return number
+from vrthinker.cli.options import episode_config
 
 
 @app.command(
@@ -68,10 +56,7 @@ def judge(
     trace_html: Optional[Path] = typer.Option(None, "--trace-html", help="Write a self-contained HTML page of the episode."),
 ) -> None:
     import torch
-    from pydantic import ValidationError
-
     from vrthinker.data.schema import PreferencePair
-    from vrthinker.episode import EpisodeConfig
     from vrthinker.episode.trace_html import render_trace_html
     from vrthinker.policy.hf import HFPolicy
     from vrthinker.policy.judge import Judge
@@ -79,20 +64,16 @@ def judge(
     from vrthinker.policy.openai_http import OpenAIEndpointError, OpenAIPolicy
     from vrthinker.video import VideoError
 
-    try:
-        config = EpisodeConfig(
-            memory_window=parse_window(window),
-            max_tool_calls=max_calls,
-            frames_per_video=frames_per_video,
-            initial_per_video=initial_per_video,
-            frame_addressing=addressing,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            prompt_style=prompt_style,
-        )
-    except ValidationError as err:
-        typer.echo(f"error: bad setting: {err.errors()[0]['loc'][0]}: {err.errors()[0]['msg']}", err=True)
-        raise typer.Exit(2) from None
+    config = episode_config(
+        window,
+        max_tool_calls=max_calls,
+        frames_per_video=frames_per_video,
+        initial_per_video=initial_per_video,
+        frame_addressing=addressing,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        prompt_style=prompt_style,
+    )
     torch.manual_seed(seed)
     if endpoint is not None:
         policy = OpenAIPolicy(endpoint, model)

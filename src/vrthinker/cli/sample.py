@@ -44,27 +44,19 @@ def sample(
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
     import torch
-    from pydantic import ValidationError
 
-    from vrthinker.cli.judge import parse_window
+    from vrthinker.cli.options import episode_config
     from vrthinker.data import DataError, load_pairs
-    from vrthinker.episode import EpisodeConfig
     from vrthinker.policy.hf import HFPolicy
     from vrthinker.policy.judge import Judge
     from vrthinker.policy.models import ModelNotFoundError, load_model
     from vrthinker.train.rejection import rejection_sample
     from vrthinker.video import VideoError
 
-    try:
-        config = EpisodeConfig(
-            memory_window=parse_window(window), max_tool_calls=max_calls, frames_per_video=frames_per_video,
-            initial_per_video=initial_per_video, max_new_tokens=max_new_tokens, temperature=temperature,
-            prompt_style=prompt_style,
-        )  # fmt: skip
-    except ValidationError as err:
-        e = err.errors()[0]
-        typer.echo(f"error: bad setting {e['loc'][0] if e['loc'] else ''}: {e['msg']}", err=True)
-        raise typer.Exit(2) from None
+    config = episode_config(
+        window, max_tool_calls=max_calls, frames_per_video=frames_per_video, initial_per_video=initial_per_video,
+        max_new_tokens=max_new_tokens, temperature=temperature, prompt_style=prompt_style,
+    )  # fmt: skip
     try:
         pairs = load_pairs(data, data_format, root=root, on_bad_row="skip").pairs[:limit]
     except DataError as err:

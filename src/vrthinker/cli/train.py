@@ -25,6 +25,22 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 
+def _load(path: Path, overrides: Optional[list[str]], print_config: bool, schema: type):
+    """The validated config, or None after printing it (--print-config); exit 2 on a bad config."""
+    from vrthinker.train.config import ConfigError, load_config
+
+    try:
+        # --print-config shows a config whose input files are not made yet, too.
+        cfg = load_config(path, overrides or (), check_paths=not print_config, schema=schema)
+    except ConfigError as err:
+        typer.echo(f"invalid config:\n{err}", err=True)
+        raise typer.Exit(2) from None
+    if print_config:
+        typer.echo(cfg.to_yaml(), nl=False)
+        return None
+    return cfg
+
+
 @train_app.command(
     "sft",
     help=(
@@ -75,16 +91,10 @@ def sft_cmd(
         bool, typer.Option("--print-config", help="Print the resolved config as YAML and exit.")
     ] = False,
 ) -> None:
-    from vrthinker.train.config import ConfigError, load_config
+    from vrthinker.train.config import ConfigError, SFTConfig
 
-    try:
-        # --print-config shows a config whose traces are not made yet, too.
-        cfg = load_config(config, overrides or (), check_paths=not print_config)
-    except ConfigError as err:
-        typer.echo(f"invalid config:\n{err}", err=True)
-        raise typer.Exit(2) from None
-    if print_config:
-        typer.echo(cfg.to_yaml(), nl=False)
+    cfg = _load(config, overrides, print_config, SFTConfig)
+    if cfg is None:
         return
 
     from vrthinker.train.sft import ResumeError, train_sft
@@ -135,16 +145,11 @@ def grpo_cmd(
     resume: Annotated[Optional[bool], typer.Option("--resume/--no-resume", help="As for `train sft`.", show_default=False)] = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="Print the resolved config and exit.")] = False,
 ) -> None:
-    from vrthinker.train.config import ConfigError, load_config
+    from vrthinker.train.config import ConfigError
     from vrthinker.train.grpo_config import GRPOConfig
 
-    try:
-        cfg = load_config(config, overrides or (), check_paths=not print_config, schema=GRPOConfig)
-    except ConfigError as err:
-        typer.echo(f"invalid config:\n{err}", err=True)
-        raise typer.Exit(2) from None
-    if print_config:
-        typer.echo(cfg.to_yaml(), nl=False)
+    cfg = _load(config, overrides, print_config, GRPOConfig)
+    if cfg is None:
         return
     from vrthinker.train.grpo import train_grpo
 
