@@ -13,13 +13,13 @@ import typer
 app = typer.Typer(
     name="vrthinker",
     help=(
-        "Train, evaluate and serve thinking-with-image video reward models.\n\n"
+        "Train and evaluate thinking-with-image video reward models.\n\n"
         "A judge reads a prompt and two videos, reasons in rounds, pulls in the frames it "
         "wants to see with select_frames (under a visual memory window) and outputs a "
         "preference per dimension: TA (text alignment), VQ (visual quality), MQ (motion "
         "quality) and Overall.\n\n"
-        "Start with `vrthinker data synth` to make the synthetic suite, then "
-        "`vrthinker judge --model tiny ...`."
+        "Start with `vrthinker demo --fast` (the whole pipeline on the synthetic suite in minutes), or "
+        "`vrthinker data synth` then `vrthinker judge --model tiny ...`."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
