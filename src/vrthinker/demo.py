@@ -79,6 +79,11 @@ class DemoConfig(BaseModel):
     grpo_group: int = Field(6, ge=2, description="GRPO group size G.")
     grpo_pairs_per_step: int = Field(4, ge=1, description="Pairs per GRPO step.")
     grpo_lr: float = Field(1e-4, gt=0, description="Stage III learning rate.")
+    static_share: float = Field(
+        0.25, ge=0.0, le=1.0,
+        description="Share of training pairs that also get a no-tool trace with a static frame sample, so the "
+        "same model can answer the ablation's no-tool prompt.",
+    )
 
     @classmethod
     def fast(cls, **overrides: Any) -> "DemoConfig":
@@ -179,12 +184,14 @@ def _evaluate(name: str, model: str | Path, episode: EpisodeConfig, pairs: list[
     }
 
 
-def _static_budget(cfg: DemoConfig, with_tools: dict[str, Any], tokens_per_frame: int) -> int:
-    """Frames per video for the no-tool run, so that its context holds as many visual tokens as the
-    tool run's largest context (the memory cost the window bounds: (N_in + p·N_ex)·V_t)."""
-    in_context = with_tools.get("visual_tokens_in_context") or 0
-    frames = in_context / max(tokens_per_frame, 1) / 2
-    return max(cfg.initial_per_video, min(cfg.frames_per_video, int(math.ceil(frames))))
+def static_frames_per_video(cfg: DemoConfig) -> int:
+    """Frames per video of the no-tool arm: as many as the tool run's largest context can hold.
+
+    With window p = 1 a turn's context holds the initial view plus one call's frames,
+    ``2·initial + max_frames_per_call`` frames; the static arm gets that many, split over the two
+    videos, in its single context — equal visual tokens in context (the bound the window keeps).
+    """
+    return min(cfg.frames_per_video, cfg.initial_per_video + cfg.episode().max_frames_per_call // 2)
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -212,13 +219,22 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     teacher_traces = out / "data" / "teacher_traces.jsonl"
     teacher = generate_teacher_traces(train, teacher_traces, episode, seed=cfg.seed)
     logger.info("teacher: %s", teacher)
+    # A share of pairs also gets a no-tool trace over a static frame sample, so the final model
+    # knows the no-tool prompt the ablation uses (otherwise that arm measures a prompt it never saw).
+    static_frames = static_frames_per_video(cfg)
+    static_episode = episode.model_copy(update={"max_tool_calls": 0, "initial_per_video": static_frames})
+    static_traces = out / "data" / "teacher_traces_static.jsonl"
+    n_static = int(round(cfg.static_share * len(train)))
+    if n_static:
+        generate_teacher_traces(train[:n_static], static_traces, static_episode, seed=cfg.seed)
+    cold_start = [teacher_traces] + ([static_traces] if n_static else [])
 
     cache = FrameCache(max_entries=4 * (cfg.train_pairs + cfg.eval_pairs))
     stages: dict[str, Any] = {}
     stages["untrained"] = _evaluate("untrained", "tiny", episode, heldout, out / "eval" / "untrained", cache, cfg)
 
     # 3. stage I: SFT -------------------------------------------------------------------------
-    sft = _sft("sft", "tiny", [teacher_traces], out / "sft", cfg.sft_steps, cfg.sft_lr, cfg)
+    sft = _sft("sft", "tiny", cold_start, out / "sft", cfg.sft_steps, cfg.sft_lr, cfg)
     stages["sft"] = _evaluate("sft", sft, episode, heldout, out / "eval" / "sft", cache, cfg)
 
     # 4. stage II: rejection sampling + RFT ---------------------------------------------------
@@ -226,7 +242,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     sampling_episode = episode.model_copy(update={"temperature": 1.0})
     rs_stats = rejection_sample(train[: cfg.rft_pairs], _judge(sft, sampling_episode, cache), accepted, k=cfg.rft_k)
     logger.info("rejection sampling: %s", rs_stats)
-    rft_data = [accepted, teacher_traces] if accepted.is_file() and accepted.stat().st_size else [teacher_traces]
+    rft_data = ([accepted] if accepted.is_file() and accepted.stat().st_size else []) + cold_start
     rft = _sft("rft", str(sft), rft_data, out / "rft" / "train", cfg.rft_steps, cfg.rft_lr, cfg)
     stages["rft"] = _evaluate("rft", rft, episode, heldout, out / "eval" / "rft", cache, cfg)
 
@@ -251,11 +267,6 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     stages["grpo"] = _evaluate("grpo", grpo, episode, heldout, out / "eval" / "grpo", cache, cfg)
 
     # 6. ablation at equal visual-token budget -----------------------------------------------
-    tokens_per_frame = load_model(str(grpo)).processor.image_token_count(
-        *heldout_frame_size(heldout, episode, cache)
-    )
-    static_frames = _static_budget(cfg, stages["grpo"], tokens_per_frame)
-    static_episode = episode.model_copy(update={"max_tool_calls": 0, "initial_per_video": static_frames})
     static = _evaluate("static frames", grpo, static_episode, heldout, out / "eval" / "static", cache, cfg)
     ablation = {
         "with_tools": {k: stages["grpo"][k] for k in ("accuracy_overall", "accuracy_per_dim", "local_defect_pairs",
@@ -265,9 +276,9 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                                                    "visual_tokens_per_judgment", "visual_tokens_in_context")},
                           "frames_per_video": static_frames},
         "note": "Equal budget = equal visual tokens in the model's context: static_frames is the same GRPO model "
-                "with no tool and a uniform sample of frames per video sized so its single context holds as many "
-                "visual tokens as the tool run's largest context (rounded up). visual_tokens_per_judgment sums "
-                "the visual tokens of every turn's context (the compute cost).",
+                "with no tool and a uniform sample of (initial + max_frames_per_call / 2) frames per video, as many "
+                "as the tool run's largest possible context (window p = 1); the model saw such no-tool prompts in "
+                "its cold-start data (static_share). visual_tokens_per_judgment sums every turn's context.",
     }  # fmt: skip
 
     results = {
@@ -281,14 +292,6 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     (out / "demo_results.json").write_text(json.dumps(results, indent=2))
     (out / "index.html").write_text(render_index(results))
     return results
-
-
-def heldout_frame_size(pairs: list[PreferencePair], episode: EpisodeConfig, cache: FrameCache) -> tuple[int, int]:
-    """(height, width) of a smart-resized frame of the held-out suite."""
-    pool = cache.get(pairs[0].video_a, num_frames=episode.frames_per_video, min_pixels=episode.min_pixels,
-                     max_pixels=episode.max_pixels)  # fmt: skip
-    img = pool.frames[0]
-    return img.height, img.width
 
 
 def _pct(x: float | None) -> str:
