@@ -16,3 +16,37 @@ def fake_workspace(frames_per_video: int = 48, size: int = 56, addressing: str =
         frames = tuple(Image.new("RGB", (size, size), (v * 100, i * 5 % 256, 7)) for i in range(frames_per_video))
         videos.append(SimpleNamespace(frames=frames, frame_indices=tuple(range(frames_per_video))))
     return VideoPairWorkspace(prompt="A red circle moves left to right.", videos=tuple(videos), addressing=addressing)
+
+
+LABEL_CODE = {"A": "1", "B": "2", "tie": "0"}
+
+
+def make_label_traces(directory, num_pairs: int = 8, seed: int = 0):
+    """Single-turn traces answering each pair's labels, on a tiny synthetic suite (8 frames, 56 px).
+
+    The thought is the prompt, so completions differ in length and the loss normalisation matters.
+    """
+    from pathlib import Path
+
+    from vrthinker.data import read_pairs
+    from vrthinker.data.synthetic import generate_suite
+    from vrthinker.episode import EpisodeConfig
+    from vrthinker.episode.traces import append_traces
+    from vrthinker.policy.judge import Judge
+    from vrthinker.policy.scripted import ReplayPolicy
+
+    directory = Path(directory)
+    pairs = read_pairs(
+        generate_suite(
+            directory / "suite", num_pairs=num_pairs, seed=seed, num_frames=8, size=56,
+            show_progress=False, workers=0, initial_view_frames=1,
+        )  # fmt: skip
+    )
+    scripts = {}
+    for p in pairs:
+        dims = "".join(f"{d}: {LABEL_CODE[p.labels[d]]}\n" for d in ("TA", "VQ", "MQ", "Overall"))
+        scripts[p.pair_id] = [f"<think>{p.prompt}</think><answer>\n{dims}</answer>"]
+    config = EpisodeConfig(frames_per_video=8, initial_per_video=1, min_pixels=28 * 28, max_pixels=56 * 56, max_tool_calls=0)
+    path = directory / "traces.jsonl"
+    append_traces(path, Judge(ReplayPolicy(scripts), config).judge_pairs(pairs))
+    return path

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vrthinker.data import read_pairs
 from vrthinker.data.schema import DIMENSIONS, PreferencePair
 from vrthinker.episode import EpisodeConfig
+from vrthinker.eval.metrics import accuracy_3class, accuracy_without_ties
 from vrthinker.eval.report import write_report
 from vrthinker.eval.runner import run_benchmark
 from vrthinker.policy.hf import HFPolicy
@@ -133,21 +133,20 @@ def _judge(model: str | Path, episode: EpisodeConfig, cache: FrameCache) -> Judg
 
 
 def _accuracy(records: list, pairs_by_id: dict[str, PreferencePair], subset: str) -> dict[str, Any]:
-    """Accuracy (without ties: non-tie labels, a tie prediction is wrong; with ties: 3-class) per dimension."""
+    """Accuracy without ties and 3-class accuracy per dimension (``eval.metrics``), on all pairs or on
+    the local-defect ones (labels the initial view cannot decide)."""
     out: dict[str, Any] = {}
     for dim in DIMENSIONS:
-        rows = []
-        for r in records:
-            pair = pairs_by_id[r.prediction.pair_id]
-            if subset == "local" and not pair.meta.get("hidden_from_initial_view"):
-                continue
-            gold = r.labels.get(dim)
-            if gold is not None:
-                rows.append((gold, r.prediction.choice.get(dim)))
-        no_ties = [(g, p) for g, p in rows if g != "tie"]
+        rows = [
+            (r.labels[dim], r.prediction.choice.get(dim))
+            for r in records
+            if r.labels.get(dim) is not None
+            and (subset == "all" or pairs_by_id[r.prediction.pair_id].meta.get("hidden_from_initial_view"))
+        ]
+        human, predicted = [g for g, _ in rows], [p for _, p in rows]
         out[dim] = {
-            "without_ties": sum(g == p for g, p in no_ties) / len(no_ties) if no_ties else None,
-            "with_ties": sum(g == p for g, p in rows) / len(rows) if rows else None,
+            "without_ties": accuracy_without_ties(human, predicted) if any(g != "tie" for g in human) else None,
+            "with_ties": accuracy_3class(human, predicted) if rows else None,
             "n": len(rows),
         }
     return out

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 VRTHINKER = str(Path(sys.executable).with_name("vrthinker"))

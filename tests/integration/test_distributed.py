@@ -21,34 +21,14 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 ACCELERATE = Path(sys.executable).with_name("accelerate")
-CODE = {"A": "1", "B": "2", "tie": "0"}
 STEPS, GLOBAL_BATCH, LR = 3, 4, 1e-3
 
 
 def make_traces(directory: Path, num_pairs: int = 8, seed: int = 7) -> Path:
-    """Single-turn traces answering each pair's labels (short prompts: no tool section)."""
-    from vrthinker.data import read_pairs
-    from vrthinker.data.synthetic import generate_suite
-    from vrthinker.episode import EpisodeConfig
-    from vrthinker.episode.traces import append_traces
-    from vrthinker.policy.judge import Judge
-    from vrthinker.policy.scripted import ReplayPolicy
+    # Imported here: the worker processes `accelerate launch` starts import this file without tests/ on the path.
+    from fakes import make_label_traces
 
-    pairs = read_pairs(
-        generate_suite(
-            directory / "suite", num_pairs=num_pairs, seed=seed, num_frames=8, size=56,
-            show_progress=False, workers=0, initial_view_frames=1,
-        )  # fmt: skip
-    )
-    scripts = {}
-    for p in pairs:
-        dims = "".join(f"{d}: {CODE[p.labels[d]]}\n" for d in ("TA", "VQ", "MQ", "Overall"))
-        # The prompt as the thought: completions of different lengths, so the loss normalisation matters.
-        scripts[p.pair_id] = [f"<think>{p.prompt}</think><answer>\n{dims}</answer>"]
-    config = EpisodeConfig(frames_per_video=8, initial_per_video=1, min_pixels=28 * 28, max_pixels=56 * 56, max_tool_calls=0)
-    path = directory / "traces.jsonl"
-    append_traces(path, Judge(ReplayPolicy(scripts), config).judge_pairs(pairs))
-    return path
+    return make_label_traces(directory, num_pairs=num_pairs, seed=seed)
 
 
 def config_dict(traces: Path, output_dir: Path, batch_size: int) -> dict:

@@ -90,7 +90,7 @@ def test_training_tokens_equal_rollout_tokens(real_vocab_model, window):
 def test_sampled_completion_ids_are_trained_verbatim(real_vocab_model):
     torch.manual_seed(0)
     config = EpisodeConfig(frames_per_video=16, max_new_tokens=6, temperature=1.0)
-    policy = HFPolicy(real_vocab_model.model, real_vocab_model.processor)
+    policy = HFPolicy(real_vocab_model.model, real_vocab_model.processor, logprobs=True)
     [traj] = run_episodes(
         [EpisodeJob("p", _workspace())], policy, VideoPreferenceTask(), [SelectFrames()], config
     )

@@ -2,8 +2,10 @@
 
 Requests are grouped by sampling settings and generated in batches (left
 padding), so the turn-by-turn engine advances many episodes per call. The
-exact sampled token ids and their log-probabilities (under the unmodified
-model distribution, temperature 1) are returned for RL.
+exact sampled token ids are always returned; their log-probabilities (under the
+unmodified model distribution, temperature 1) only with ``logprobs=True``, since
+they cost a softmax over the vocabulary per generated token and the trainers
+recompute them in their own forward pass anyway.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ log = logging.getLogger(__name__)
 class HFPolicy:
     """Generate with a transformers model and our image processor."""
 
-    def __init__(self, model: Any, processor: Any, *, batch_size: int = 8, device: str | None = None):
+    def __init__(
+        self, model: Any, processor: Any, *, batch_size: int = 8, device: str | None = None, logprobs: bool = False
+    ):
         self.model = model
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.batch_size = batch_size
+        self.return_logprobs = logprobs
         self.device = torch.device(device) if device else next(model.parameters()).device
         tok = self.tokenizer
         self.stop_ids = [i for i in {tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")} if i is not None]
@@ -71,14 +76,20 @@ class HFPolicy:
             eos_token_id=self.stop_ids,
             pad_token_id=self.pad_id,
             return_dict_in_generate=True,
-            output_logits=True,
+            output_logits=self.return_logprobs,
             suppress_tokens=self.suppress_ids,
             **sampling,
         )
         prompt_len = inputs["input_ids"].shape[1]
         new_ids = out.sequences[:, prompt_len:]  # (B, T_new)
-        logits = torch.stack(out.logits, dim=1).float()  # (B, T_new, V)
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_ids.unsqueeze(-1)).squeeze(-1)
+        logprobs = None
+        if self.return_logprobs:
+            # One step at a time: never materialise (B, T_new, V) float logits.
+            logprobs = torch.stack(
+                [torch.log_softmax(step.float(), dim=-1).gather(-1, new_ids[:, t : t + 1]).squeeze(-1)
+                 for t, step in enumerate(out.logits)],
+                dim=1,
+            )  # (B, T_new)
         gens: list[Generation] = []
         for b in range(len(reqs)):
             ids = new_ids[b].tolist()
@@ -97,7 +108,7 @@ class HFPolicy:
                     prompt_tokens=len(prompt_ids),
                     completion_tokens=len(ids),
                     completion_ids=tuple(ids),
-                    logprobs=tuple(logprobs[b, : len(ids)].tolist()),
+                    logprobs=tuple(logprobs[b, : len(ids)].tolist()) if logprobs is not None else None,
                     prompt_ids=tuple(prompt_ids),
                 )
             )

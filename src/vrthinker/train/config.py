@@ -12,6 +12,7 @@ each naming the file (or the command line), the dotted key, the value and the ru
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal, Sequence, TypeVar
 
@@ -21,6 +22,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 # Qwen2/2.5 decoder projection names; the vision tower reuses the MLP names, so
 # `freeze_vision` also keeps LoRA out of it (see ModelConfig.freeze_vision).
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2 booleans: only true/false. PyYAML's 1.1 rules read ``off``, ``on``,
+    ``yes`` and ``no`` as booleans, which turns choices like ``replay: off`` into ``False``."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 class ConfigError(ValueError):
@@ -166,7 +185,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError([f"command line: {item!r}: expected key=value, e.g. optim.lr=1e-3"])
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    value = _load_yaml(raw) if raw.strip() else ""
     if isinstance(value, str):
         # PyYAML reads "1e-3" as a string (YAML 1.1 wants "1.0e-3"); numbers are what people mean.
         try:
@@ -277,7 +296,7 @@ def load_config(
         if not path.is_file():
             raise ConfigError([f"{path}: config file not found"])
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = _load_yaml(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             raise ConfigError([f"{source}: not valid YAML ({err})"]) from err
         if loaded is not None and not isinstance(loaded, dict):

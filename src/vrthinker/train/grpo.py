@@ -42,7 +42,7 @@ from accelerate.utils import set_seed
 
 from vrthinker.data import load_pairs
 from vrthinker.data.schema import DIMENSIONS, PreferencePair
-from vrthinker.episode import SelectFrames, Trajectory, VideoPreferenceTask
+from vrthinker.episode import Trajectory, VideoPreferenceTask
 from vrthinker.policy.hf import HFPolicy
 from vrthinker.policy.judge import Judge
 from vrthinker.train.advantages import group_advantages, is_uniform

@@ -58,6 +58,18 @@ class SamplingStats:
                 self.labelled[d] += 1
                 self.correct[d] += t.judgment.get(d) == v
 
+    def merge(self, record: dict) -> None:
+        """Add one finished pair's progress record (see ``progress_record``)."""
+        self.correct = self.correct or {d: 0 for d in DIMENSIONS}
+        self.labelled = self.labelled or {d: 0 for d in DIMENSIONS}
+        self.pairs += 1
+        self.samples += record["samples"]
+        self.accepted += record["accepted"]
+        self.format_ok += record.get("format_ok", 0)
+        for d in DIMENSIONS:
+            self.correct[d] += record["correct"].get(d, 0)
+            self.labelled[d] += record["labelled"].get(d, 0)
+
     def summary(self) -> dict:
         labelled = self.labelled or {}
         return {
@@ -117,15 +129,7 @@ def rejection_sample(
     done = _done_pairs(out)
     stats = SamplingStats()
     for rec in done.values():  # earlier runs count in the totals
-        stats.pairs += 1
-        stats.samples += rec["samples"]
-        stats.accepted += rec["accepted"]
-        stats.format_ok += rec.get("format_ok", 0)
-        stats.correct = stats.correct or {d: 0 for d in DIMENSIONS}
-        stats.labelled = stats.labelled or {d: 0 for d in DIMENSIONS}
-        for d in DIMENSIONS:
-            stats.correct[d] += rec["correct"].get(d, 0)
-            stats.labelled[d] += rec["labelled"].get(d, 0)
+        stats.merge(rec)
     todo = [p for p in pairs if p.pair_id not in done]
     if len(todo) < len(pairs):
         logger.info("resuming: %d of %d pairs already sampled", len(pairs) - len(todo), len(pairs))
@@ -137,15 +141,14 @@ def rejection_sample(
         append_traces(out, [t for t in trajectories if is_fully_correct(t)])
         lines = []
         for pair in chunk:
-            mine = [t for t in trajectories if t.meta["pair_id"] == pair.pair_id]
             pair_stats = SamplingStats()
-            pair_stats.add(mine)
-            stats.add(mine)
-            stats.pairs += 1
-            lines.append(json.dumps({
-                "pair_id": pair.pair_id, "samples": len(mine), "accepted": pair_stats.accepted,
+            pair_stats.add([t for t in trajectories if t.meta["pair_id"] == pair.pair_id])
+            record = {
+                "pair_id": pair.pair_id, "samples": pair_stats.samples, "accepted": pair_stats.accepted,
                 "format_ok": pair_stats.format_ok, "correct": pair_stats.correct, "labelled": pair_stats.labelled,
-            }))  # fmt: skip
+            }  # fmt: skip
+            stats.merge(record)
+            lines.append(json.dumps(record))
         with progress.open("a", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
             f.flush()

@@ -166,3 +166,16 @@ def test_docs_list_every_key():
             if name != "lora" and f"| `{name}` |" not in table:
                 missing.append(f"{section}.{name}")
     assert not missing, f"docs/training.md lacks {missing}"
+
+
+def test_yaml_choices_named_off_or_no_stay_strings(tmp_path):
+    # PyYAML's YAML 1.1 rules would read `off` as False and reject the choice.
+    from vrthinker.train.config import load_config
+    from vrthinker.train.grpo_config import GRPOConfig
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("")
+    cfg_file = tmp_path / "g.yaml"
+    cfg_file.write_text(f"data:\n  pairs: {pairs}\ngrpo:\n  replay: off\ntrain:\n  max_steps: 1\n")
+    cfg = load_config(cfg_file, ["grpo.dynamic_sampling=off", "model.freeze_vision=false"], schema=GRPOConfig)
+    assert cfg.grpo.replay == "off" and cfg.grpo.dynamic_sampling == "off" and cfg.model.freeze_vision is False

@@ -7,41 +7,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import make_label_traces
 import torch
 from safetensors.torch import load_file
 
-from vrthinker.data import read_pairs
-from vrthinker.data.synthetic import generate_suite
-from vrthinker.episode import EpisodeConfig
-from vrthinker.episode.traces import append_traces
-from vrthinker.policy.judge import Judge
-from vrthinker.policy.scripted import ReplayPolicy
 from vrthinker.train.collate import IGNORE_INDEX, Batch
 from vrthinker.train.config import ConfigError, SFTConfig
 from vrthinker.train.logging import read_metrics
 from vrthinker.train.optim import lr_at
 from vrthinker.train.sft import completion_loss_sum, epoch_order, micro_batch_indices, train_sft
 
-CODE = {"A": "1", "B": "2", "tie": "0"}
 
 
 def make_traces(directory: Path, num_pairs: int = 8, seed: int = 3) -> Path:
-    """Small single-turn traces whose answers are each pair's labels (short prompts: no tool section)."""
-    pairs = read_pairs(
-        generate_suite(
-            directory / "suite", num_pairs=num_pairs, seed=seed, num_frames=8, size=56,
-            show_progress=False, workers=0, initial_view_frames=1,
-        )  # fmt: skip
-    )
-    scripts = {}
-    for p in pairs:
-        dims = "".join(f"{d}: {CODE[p.labels[d]]}\n" for d in ("TA", "VQ", "MQ", "Overall"))
-        # The prompt as the thought: completions of different lengths, so the loss normalisation matters.
-        scripts[p.pair_id] = [f"<think>{p.prompt}</think><answer>\n{dims}</answer>"]
-    config = EpisodeConfig(frames_per_video=8, initial_per_video=1, min_pixels=28 * 28, max_pixels=56 * 56, max_tool_calls=0)
-    path = directory / "traces.jsonl"
-    append_traces(path, Judge(ReplayPolicy(scripts), config).judge_pairs(pairs))
-    return path
+    return make_label_traces(directory, num_pairs=num_pairs, seed=seed)
 
 
 def sft_config(traces: Path, output_dir: Path, **train) -> SFTConfig:
