@@ -68,3 +68,23 @@ def test_teach_options_and_errors(suite: Path, tmp_path: Path) -> None:
     assert bad.returncode != 0 and "must be >= 0" in bad.stderr
     missing = run(["data", "teach", str(tmp_path / "nope.jsonl"), "--out", str(out)], cwd=tmp_path)
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_teach_scan_strategy_and_frame_descriptions(suite: Path, tmp_path: Path) -> None:
+    out, frames = tmp_path / "scan.jsonl", tmp_path / "frames.jsonl"
+    result = run(
+        ["data", "teach", str(suite), "--out", str(out), "--strategy", "scan", "--describe", "per_frame",
+         "--frames-per-video", "16", "--max-calls", "2", "--prompt-style", "compact",
+         "--frame-descriptions", str(frames)],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "one-frame description turns" in result.stdout
+    records = [r for _, r in iter_trace_records(out)]
+    assert records and all(r["tool_calls"] == 2 and r["meta"]["teacher"]["strategy"] == "scan" for r in records)
+    assert records[0]["turn_records"][0]["text"].startswith("<think>Frame 1: ")
+    described = [r for _, r in iter_trace_records(frames)]
+    assert len(described) == 8 and all(len(r["turn_records"]) == 32 for r in described)
+
+    bad = run(["data", "teach", str(suite), "--out", str(out), "--strategy", "psychic"], cwd=tmp_path)
+    assert bad.returncode != 0 and "psychic" in bad.stderr

@@ -28,6 +28,7 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
         assert {"accuracy_overall", "accuracy_per_dim", "tool_calls_per_episode"} <= set(stage)
         assert set(stage["accuracy_per_dim"]) == {"TA", "VQ", "MQ", "Overall"}
         assert Path(stage["report"]).is_file()
+        assert {"defect_frames", "clean_frames", "defect_frames_n", "clean_frames_n"} <= set(stage["frame_descriptions"])
     for arm in ("with_tools", "static_frames"):
         assert {"accuracy_overall", "visual_tokens_per_judgment"} <= set(results["ablation"][arm])
     assert results["wall_seconds"] > 0
@@ -36,6 +37,9 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
         assert (report / "metrics.json").is_file() and (report / "plots").is_dir()
         assert any((report / "traces").glob("*.html"))
     assert (out / "sft" / "latest").is_file() and (out / "grpo" / "latest").is_file()
+    assert (out / "warmup" / "DONE").is_file() and (out / "data" / "frame_descriptions.jsonl").is_file()
+    sft_config = (out / "sft" / "config.yaml").read_text()
+    assert "warmup" in sft_config  # stage I starts from the perception warm-up, not from random init
     assert "Held-out accuracy" in proc.stdout
     png = screenshot(out / "index.html", tmp_path / "index.png", height=900)
     assert png.stat().st_size > 5000

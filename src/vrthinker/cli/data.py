@@ -288,6 +288,20 @@ def teach_cmd(
         float,
         typer.Option("--detour-prob", min=0.0, max=1.0, help="Chance that the first call looks in the wrong place, then corrects itself."),
     ] = 0.2,
+    strategy: Annotated[
+        Literal["oracle", "scan"],
+        typer.Option("--strategy", help="'oracle': call on the frames where a defect hides; 'scan': spend the call budget "
+                     "on a fixed spread of skipped frames (a policy a student can imitate)."),
+    ] = "oracle",
+    describe: Annotated[
+        Literal["grouped", "per_frame"],
+        typer.Option("--describe", help="'grouped' sentences per video, or 'per_frame': one sentence per frame."),
+    ] = "grouped",
+    frame_descriptions: Annotated[
+        Path | None,
+        typer.Option("--frame-descriptions", help="Also write one-frame description turns (perception warm-up data) here.",
+                     show_default=False),
+    ] = None,
     batch_pairs: Annotated[int, typer.Option("--batch-pairs", min=1, help="Pairs judged (and appended) per chunk.")] = 32,
     resume: Annotated[
         bool, typer.Option("--resume/--no-resume", help="Skip pairs already in --out (default), or start the file afresh.")
@@ -303,7 +317,7 @@ def teach_cmd(
     """
     from vrthinker.cli.options import episode_config
     from vrthinker.data.native import read_pairs
-    from vrthinker.policy.teacher import generate_teacher_traces
+    from vrthinker.policy.teacher import generate_frame_description_traces, generate_teacher_traces
     from vrthinker.video import VideoError
 
     config = episode_config(
@@ -317,8 +331,11 @@ def teach_cmd(
     try:
         pairs = read_pairs(pairs_file)
         stats = generate_teacher_traces(
-            pairs, out, config, seed=seed, detour_prob=detour_prob, batch_pairs=batch_pairs, resume=resume
+            pairs, out, config, seed=seed, detour_prob=detour_prob, strategy=strategy, describe=describe,
+            batch_pairs=batch_pairs, resume=resume,
         )
+        if frame_descriptions is not None:
+            stats["frame_descriptions"] = generate_frame_description_traces(pairs, frame_descriptions, config)
     except (DataError, VideoError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
@@ -331,4 +348,6 @@ def teach_cmd(
         f"{stats['unscriptable']} not synthetic)\n"
         f"mean turns {stats['mean_turns']:.2f} · traces with a call {stats['tool_call_rate']:.0%} · "
         f"mean calls {stats['mean_tool_calls']:.2f} · detours {stats['detours']}"
+        + (f"\nwrote {stats['frame_descriptions']['turns']} one-frame description turns to "
+           f"{stats['frame_descriptions']['out']}" if frame_descriptions is not None else "")
     )

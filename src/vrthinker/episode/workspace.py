@@ -100,9 +100,7 @@ class VideoPairWorkspace:
 
     def frame_label(self, ref: FrameRef) -> str:
         """How a frame is named to the model, e.g. ``Frame 61 (Video 2)``."""
-        if self.addressing == "pooled":
-            return f"Frame {self.frame_number(ref)} (Video {ref.video + 1})"
-        return f"Video {ref.video + 1}, frame {ref.frame_idx + 1}"
+        return frame_label(ref, self.frames_per_video, self.addressing)
 
     def source_frame_index(self, ref: FrameRef) -> int:
         """The frame's index in the original video file (for reports)."""
@@ -114,3 +112,10 @@ class VideoPairWorkspace:
             return ()
         idx = uniform_frame_indices(self.frames_per_video, per_video)
         return tuple(FrameRef(v, i) for v in range(len(self.videos)) for i in idx)
+
+
+def frame_label(ref: FrameRef, frames_per_video: int, addressing: str = "pooled") -> str:
+    """How frame ``ref`` is named to the model: ``Frame 61 (Video 2)`` (pooled) or ``Video 2, frame 13``."""
+    if addressing == "pooled":
+        return f"Frame {ref.video * frames_per_video + ref.frame_idx + 1} (Video {ref.video + 1})"
+    return f"Video {ref.video + 1}, frame {ref.frame_idx + 1}"

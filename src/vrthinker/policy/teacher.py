@@ -10,10 +10,16 @@ the turns a good judge would write, in the episode's own format
   (``docs/feasibility.md``: noise, answer-only = chance; describe-then-answer = 100 %).
   Every turn therefore opens with grouped per-frame observations ("Video 2, frames
   61-63: heavy noise."), then a one-line tally of defects per dimension, then the answer.
-* **Look where the defect hides.** When a defect is not in any frame seen so far, the
-  teacher states its inclination (``<recommend answer>``) and calls ``select_frames`` on
-  frames of that defect; with probability ``detour_prob`` the first call looks at frames
-  without a new defect, and the next turn says so and corrects itself.
+* **Look where the defect hides** (``strategy="oracle"``). When a defect is not in any frame
+  seen so far, the teacher states its inclination (``<recommend answer>``) and calls
+  ``select_frames`` on frames of that defect; with probability ``detour_prob`` the first call
+  looks at frames without a new defect, and the next turn says so and corrects itself.
+* **Or scan** (``strategy="scan"``): every episode spends its call budget on a fixed,
+  evenly spread sample of the frames the initial view skipped (:func:`scan_plan`), and
+  describes whatever comes back, clean or not. A student cannot know where an oracle's
+  defect hides, so it can only imitate the *pattern* of oracle calls, and learns that frames a
+  call returns always show a defect — a shortcut that skips looking. A scan is a policy the
+  student can imitate exactly, and its descriptions can only be predicted from the images.
 * **Honest perception.** The teacher describes only frames whose images are in the
   request's context (it reads the frame labels and the image parts, so the memory window
   ``p`` is respected), and its answer follows from the defects it has *seen*. A defect
@@ -26,13 +32,15 @@ a trace depends on the seed and the episode key, not on batching or order.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 from PIL import Image
@@ -40,7 +48,8 @@ from PIL import Image
 from vrthinker.data.schema import DIMENSIONS, PreferencePair
 from vrthinker.data.synthetic import SCORED_DIMENSIONS, Defect, defects_of, derive_labels
 from vrthinker.episode.config import EpisodeConfig
-from vrthinker.episode.messages import ImagePart, Message, TextPart
+from vrthinker.episode.messages import FrameRef, ImagePart, Message, TextPart
+from vrthinker.episode.workspace import frame_label
 from vrthinker.episode.policy import Generation, GenerationRequest, qwen25_visual_tokens
 from vrthinker.episode.protocol import format_tool_call
 from vrthinker.video import uniform_frame_indices
@@ -65,6 +74,37 @@ LOOK_MORE = "More frames to check."
 ELSEWHERE = "The problem must be elsewhere."
 NOTHING_NEW = "Nothing new there; the problem must be elsewhere."
 NOT_IN_VIEW = "The selected frames are not in view, so I answer from what I have seen."
+
+
+Strategy = Literal["oracle", "scan"]
+DescribeStyle = Literal["grouped", "per_frame"]
+SCAN_MORE = "Scanning more frames."
+
+
+def scan_plan(config: EpisodeConfig) -> list[list[Frame]]:
+    """The frames a scanning judge requests, call by call: a fixed function of the episode settings.
+
+    Per video, the pool frames the initial view skipped are thinned to an evenly spread sample of
+    ``max_tool_calls * (max_frames_per_call // 2)`` frames (all of them if fewer), and call ``c`` takes
+    every ``C``-th of them starting at ``c`` — coarse to fine, so each call covers the whole clip.
+    Pooled addressing puts both videos in each call; per-video addressing alternates the videos.
+    """
+    n, calls, per_call = config.frames_per_video, config.max_tool_calls, config.max_frames_per_call
+    if calls == 0:
+        return []
+    initial = set(uniform_frame_indices(n, config.initial_per_video)) if config.initial_per_video else set()
+    skipped = [i for i in range(n) if i not in initial]
+    pooled = config.frame_addressing == "pooled"
+    rounds_per_video = calls if pooled else -(-calls // 2)
+    budget = rounds_per_video * (max(1, per_call // 2) if pooled else per_call)
+    if len(skipped) > budget:
+        skipped = [skipped[int((j + 0.5) * len(skipped) / budget)] for j in range(budget)]
+    rounds = [skipped[c::rounds_per_video] for c in range(rounds_per_video)]
+    if pooled:
+        plan = [sorted((v, i) for v in (0, 1) for i in r) for r in rounds]
+    else:
+        plan = [[(v, i) for i in r] for r in rounds for v in (0, 1)][:calls]
+    return [frames for frames in plan if frames]
 
 
 class TeacherError(ValueError):
@@ -135,7 +175,13 @@ class ScriptedTeacher:
         pairs: the synthetic pairs; episodes are looked up by key (``pair_id`` or ``pair_id#k``).
         config: the episode settings the traces are run with (pool size, call budget, addressing).
         seed: an int, or a ``np.random.Generator`` from which one base seed is drawn.
-        detour_prob: chance that the first call of an episode looks in the wrong place first.
+        detour_prob: chance that the first call of an episode looks in the wrong place first
+            (``strategy="oracle"`` only).
+        strategy: ``"oracle"`` calls on the frames of hidden defects; ``"scan"`` always spends
+            the call budget on :func:`scan_plan` (see the module docstring for why).
+        describe: ``"grouped"`` (frames of a video showing the same thing share a sentence) or
+            ``"per_frame"`` (one short sentence per new frame, in the order shown: a fixed
+            layout, easiest for a tiny model to tie each sentence to its image).
     """
 
     def __init__(
@@ -145,11 +191,20 @@ class ScriptedTeacher:
         seed: int | np.random.Generator = 0,
         *,
         detour_prob: float = 0.2,
+        strategy: Strategy = "oracle",
+        describe: DescribeStyle = "grouped",
     ):
         if not 0.0 <= detour_prob <= 1.0:
             raise ValueError(f"detour_prob must be in [0, 1], got {detour_prob}")
+        if strategy not in get_args(Strategy):
+            raise ValueError(f"strategy must be one of {get_args(Strategy)}, got {strategy!r}")
+        if describe not in get_args(DescribeStyle):
+            raise ValueError(f"describe must be one of {get_args(DescribeStyle)}, got {describe!r}")
         self.config = config
-        self.detour_prob = detour_prob
+        self.detour_prob = detour_prob if strategy == "oracle" else 0.0
+        self.strategy = strategy
+        self.describe = describe
+        self._scan = scan_plan(config) if strategy == "scan" else []
         self.seed = int(seed.integers(2**31)) if isinstance(seed, np.random.Generator) else int(seed)
         self._pairs: dict[str, _PairInfo] = {}
         for pair in pairs:
@@ -249,6 +304,8 @@ class ScriptedTeacher:
 
     def _describe(self, info: _PairInfo, frames: Sequence[Frame]) -> str:
         """Grouped observations: frames of one video showing the same defects share a sentence."""
+        if self.describe == "per_frame":
+            return self._describe_per_frame(info, frames)
         sentences = []
         for video in (0, 1):
             groups: dict[tuple[Defect, ...], list[int]] = {}
@@ -259,6 +316,18 @@ class ScriptedTeacher:
                 what = "; ".join(d.description for d in defects) if defects else f"the {info.color} {info.shape} looks normal"
                 noun = "frame" if len(numbers) == 1 else "frames"
                 sentences.append(f"Video {video + 1}, {noun} {_compress(numbers)}: {what}.")
+        return " ".join(sentences)
+
+    def _describe_per_frame(self, info: _PairInfo, frames: Sequence[Frame]) -> str:
+        """One short sentence per frame, in the order the frames appear ("Frame 9: heavy noise.")."""
+        sentences = []
+        for frame in sorted(set(frames)):
+            defects = sorted(self._visible(info, frame), key=lambda d: SCORED_DIMENSIONS.index(d.dimension))
+            what = "; ".join(d.description for d in defects) if defects else "normal"
+            if self.config.frame_addressing == "pooled":
+                sentences.append(f"Frame {self._number(frame)}: {what}.")
+            else:
+                sentences.append(f"Video {frame[0] + 1}, frame {self._number(frame)}: {what}.")
         return " ".join(sentences)
 
     @staticmethod
@@ -380,6 +449,13 @@ class ScriptedTeacher:
             clean = not any(self._visible(info, f) for f in new)
             think.append(ELSEWHERE if clean else NOTHING_NEW)
 
+        if self.strategy == "scan":
+            pending = [r for r in self._scan if not set(r) <= state.requested]
+            if pending and calls_left > 0:
+                think.append(SCAN_MORE)
+                return self._call_turn(think, observed, pending[0], state)
+            return self._final(think, observed)
+
         if unseen and calls_left > 0:
             if turn == 0:
                 needed = self._calls_needed(unseen)
@@ -412,6 +488,63 @@ class ScriptedTeacher:
 # --------------------------------------------------------------------------- batch generation
 
 
+def generate_frame_description_traces(
+    pairs: Sequence[PreferencePair],
+    out_path: str | Path,
+    config: EpisodeConfig,
+    *,
+    stride: int = 1,
+    balance: bool = False,
+) -> dict[str, Any]:
+    """Perception warm-up data: one-frame "describe this frame" turns, in the trace format.
+
+    For each pair, one trace record whose turns each show a single pool frame (every
+    ``stride``-th, both videos) labelled as the episode labels it, with the per-frame sentence
+    the teacher would write as the target (``"Frame 17: heavy noise."``). SFT on these turns
+    (``train_sft`` reads them like any trace) teaches a model from scratch to *see* the defects
+    before it learns to judge — the role pretraining plays for a real VLM: a tiny model learns
+    the same perception from whole episodes far more slowly, because there one decision is
+    buried among hundreds of copyable tokens (``docs/demo.md``). Rewrites ``out_path``.
+
+    ``balance=True`` keeps, per pair, every frame that shows a defect and as many clean frames
+    (at least 2, evenly spread): defect frames are a minority, and a balanced sample gets the
+    model off the "always normal" plateau sooner.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    started = time.perf_counter()
+    teacher = ScriptedTeacher(pairs, config, 0, describe="per_frame")
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    n = config.frames_per_video
+    turns = 0
+    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for pair in pairs:
+            info = teacher._pairs[pair.pair_id]
+            records = []
+            frames = [(video, idx) for video in (0, 1) for idx in range(0, n, stride)]
+            if balance:
+                defective = [f for f in frames if teacher._visible(info, f)]
+                clean = [f for f in frames if f not in set(defective)]
+                k = min(len(clean), max(2, len(defective)))
+                picked = {clean[int((j + 0.5) * len(clean) / k)] for j in range(k)}
+                frames = [f for f in frames if f in picked or f in set(defective)]
+            for video, idx in frames:
+                ref = FrameRef(video, idx)
+                user = Message("user", (TextPart(f"\n{frame_label(ref, n, config.frame_addressing)}: "), ImagePart(ref)))
+                records.append({"index": len(records), "context": [user.to_json()],
+                                "text": teacher._describe_per_frame(info, [(video, idx)])})  # fmt: skip
+            spec = {"prompt": pair.prompt, "video_a": str(pair.video_a), "video_b": str(pair.video_b),
+                    "frames_per_video": n, "min_pixels": config.min_pixels, "max_pixels": config.max_pixels,
+                    "addressing": config.frame_addressing}  # fmt: skip
+            f.write(json.dumps({"key": f"{pair.pair_id}#frames", "labels": dict(pair.labels), "workspace": spec,
+                                "turn_records": records}) + "\n")  # fmt: skip
+            turns += len(records)
+    os.replace(tmp, out_path)
+    return {"out": str(out_path), "pairs": len(pairs), "turns": turns, "seconds": round(time.perf_counter() - started, 3)}
+
+
 def _labels_as_judgment(labels: dict[str, str]) -> dict[str, str | None]:
     return {d: labels.get(d) for d in DIMENSIONS}
 
@@ -423,6 +556,8 @@ def generate_teacher_traces(
     *,
     seed: int = 0,
     detour_prob: float = 0.2,
+    strategy: Strategy = "oracle",
+    describe: DescribeStyle = "grouped",
     batch_pairs: int = 32,
     resume: bool = True,
 ) -> dict[str, Any]:
@@ -458,7 +593,7 @@ def generate_teacher_traces(
             todo.append(pair)
     skipped = sum(p.pair_id in existing for p in pairs)
 
-    teacher = ScriptedTeacher(todo, config, seed, detour_prob=detour_prob)
+    teacher = ScriptedTeacher(todo, config, seed, detour_prob=detour_prob, strategy=strategy, describe=describe)
     judge = Judge(teacher, config)
     written = 0
     turns = calls = with_call = detours = 0
@@ -474,7 +609,8 @@ def generate_teacher_traces(
                 rejected["wrong_judgment"] += 1
                 continue
             detoured = teacher.detoured(traj.key)
-            traj.meta["teacher"] = {"seed": seed, "detour": detoured, "detour_prob": detour_prob}
+            traj.meta["teacher"] = {"seed": seed, "detour": detoured, "detour_prob": detour_prob,
+                                    "strategy": strategy, "describe": describe}
             keep.append(traj)
             turns += len(traj.turns)
             calls += traj.tool_calls

@@ -278,3 +278,119 @@ def test_generate_traces_counts_rejections_and_unscriptable(pairs, tmp_path):
     assert stats["written"] + stats["rejected"] == 12
     assert stats["rejected_reasons"]["wrong_judgment"] == stats["rejected"] > 0  # p = 0 cannot see hidden defects
 
+
+
+# --------------------------------------------------------------------------- the scanning teacher
+
+_PER_FRAME = re.compile(r"Frame (\d+): ([^.]+)\.")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"frame_addressing": "per_video"}, {"frames_per_video": 16, "max_tool_calls": 2}, {"max_tool_calls": 0}],
+    ids=["pooled", "per_video", "small-pool", "no-calls"],
+)
+def test_scan_plan_spreads_the_budget_over_frames_the_initial_view_skipped(config):
+    from vrthinker.policy.teacher import scan_plan
+    from vrthinker.video import uniform_frame_indices
+
+    cfg = EpisodeConfig(**config)
+    plan = scan_plan(cfg)
+    assert len(plan) == cfg.max_tool_calls
+    initial = set(uniform_frame_indices(cfg.frames_per_video, cfg.initial_per_video))
+    flat = [f for call in plan for f in call]
+    assert len(flat) == len(set(flat)), "no frame is requested twice"
+    assert all(len(call) <= cfg.max_frames_per_call for call in plan)
+    assert not any(i in initial for _, i in flat)
+    for video in (0, 1):
+        mine = sorted(i for v, i in flat if v == video)
+        if not mine:
+            continue
+        # Evenly spread: no gap between consecutive seen frames (initial or scanned) is much larger than the mean.
+        seen = sorted(initial | set(mine))
+        gaps = [b - a for a, b in zip(seen, seen[1:])]
+        assert max(gaps) <= 2 * (cfg.frames_per_video / len(seen)) + 1
+    if cfg.frame_addressing == "pooled":
+        for call in plan:  # both videos in every call, coarse to fine
+            assert {v for v, _ in call} == {0, 1}
+    else:
+        assert all(len({v for v, _ in call}) == 1 for call in plan)
+
+
+def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs):
+    from vrthinker.policy.teacher import scan_plan
+
+    cfg = EpisodeConfig(memory_window=1)
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame")
+    trajs = Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs)
+    plan = scan_plan(cfg)
+    for traj, pair in zip(trajs, pairs):
+        assert traj.format_ok and traj.end_reason == "answered", traj.key
+        assert traj.tool_calls == len(plan), "a scan spends the whole budget, whatever it sees"
+        ws, defects = traj.workspace, defects_of(pair)
+        for turn in traj.turns:
+            described = [(int(n), what) for n, what in _PER_FRAME.findall(turn.text.split("</think>")[0])]
+            in_view = {ws.frame_number(ref): ref for ref in turn.images}
+            assert described, turn.text
+            for number, what in described:
+                ref = in_view[number]  # only frames whose image is in the context
+                src, side = ws.source_frame_index(ref), "ab"[ref.video]
+                shown = [d.description for d in defects if d.video == side and src in d.frames]
+                assert sorted(what.split("; ")) == (sorted(shown) or ["normal"]), (traj.key, number, what)
+        # The answer follows from what the scan saw: it is right whenever every defect was seen.
+        seen = {("ab"[r.video], ws.source_frame_index(r)) for t in traj.turns for r in t.images}
+        if all(any((d.video, f) in seen for f in d.frames) for d in defects):
+            assert traj.judgment == _labels(pair), traj.key
+
+
+def test_teacher_rejects_unknown_strategy(pairs):
+    with pytest.raises(ValueError, match="strategy"):
+        ScriptedTeacher(pairs, EpisodeConfig(), 0, strategy="guess")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="describe"):
+        ScriptedTeacher(pairs, EpisodeConfig(), 0, describe="poem")  # type: ignore[arg-type]
+
+
+def test_frame_description_traces_pair_each_frame_with_what_it_shows(pairs, tmp_path):
+    from vrthinker.episode.traces import iter_trace_records, read_segments
+    from vrthinker.policy.teacher import generate_frame_description_traces
+    from vrthinker.video import uniform_frame_indices
+
+    cfg = EpisodeConfig(frames_per_video=16)
+    out = tmp_path / "frames.jsonl"
+    stats = generate_frame_description_traces(pairs[:3], out, cfg, stride=2)
+    assert stats["turns"] == 3 * 2 * 8
+    records = [rec for _, rec in iter_trace_records(out)]
+    assert len(records) == 3
+    defect_frames = 0
+    for rec, pair in zip(records, pairs):
+        segments = read_segments(rec, _CACHE)
+        assert len(segments) == 16
+        for seg in segments:
+            (user,) = seg.messages
+            (ref,) = user.images
+            assert len(seg.images) == 1 and ref.frame_idx % 2 == 0
+            number = ref.video * 16 + ref.frame_idx + 1
+            assert user.parts[0].text == f"\nFrame {number} (Video {ref.video + 1}): "  # the episode's own label
+            src = uniform_frame_indices(int(pair.meta["num_frames"]), 16)[ref.frame_idx]
+            shown = [d.description for d in defects_of(pair) if d.video == "ab"[ref.video] and src in d.frames]
+            assert seg.completion.startswith(f"Frame {number}: ")
+            assert sorted(seg.completion[len(f"Frame {number}: ") : -1].split("; ")) == (sorted(shown) or ["normal"])
+            defect_frames += bool(shown)
+    assert defect_frames > 0
+    with pytest.raises(ValueError, match="stride"):
+        generate_frame_description_traces(pairs[:1], out, cfg, stride=0)
+
+
+def test_balanced_frame_descriptions_keep_every_defect_frame_and_as_many_clean(pairs, tmp_path):
+    from vrthinker.episode.traces import iter_trace_records
+    from vrthinker.policy.teacher import generate_frame_description_traces
+
+    cfg = EpisodeConfig(frames_per_video=16)
+    full, balanced = tmp_path / "full.jsonl", tmp_path / "balanced.jsonl"
+    generate_frame_description_traces(pairs, full, cfg)
+    generate_frame_description_traces(pairs, balanced, cfg, balance=True)
+    for (_, a), (_, b) in zip(iter_trace_records(full), iter_trace_records(balanced)):
+        defect = lambda rec: [t for t in rec["turn_records"] if not t["text"].endswith(": normal.")]  # noqa: E731
+        assert [t["text"] for t in defect(a)] == [t["text"] for t in defect(b)]  # every defect frame kept
+        clean = len(b["turn_records"]) - len(defect(b))
+        assert clean == min(len(a["turn_records"]) - len(defect(a)), max(2, len(defect(b))))
