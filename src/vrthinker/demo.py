@@ -78,7 +78,7 @@ class DemoConfig(BaseModel):
     )
     warmup_batch_size: int = Field(16, ge=1, description="One-frame samples per warm-up step.")
     warmup_stride: int = Field(1, ge=1, description="Every k-th pool frame of each training clip is a warm-up sample.")
-    sft_steps: int = Field(300, ge=1, description="Stage I optimizer steps.")
+    sft_steps: int = Field(600, ge=1, description="Stage I optimizer steps.")
     sft_lr: float = Field(1e-3, gt=0, description="Stage I learning rate.")
     batch_size: int = Field(8, ge=1, description="Segments per SFT step.")
     rft_k: int = Field(2, ge=1, description="Samples per pair in rejection sampling.")
@@ -372,11 +372,14 @@ def results_table(results: dict[str, Any]) -> list[list[str]]:
     for name, s in results["stages"].items():
         rows.append([name, _pct(s["accuracy_overall"]), _pct(s["local_defect_pairs"]["accuracy_overall"]),
                      *(_pct(s["accuracy_per_dim"][d]) for d in ("TA", "VQ", "MQ")),
-                     f"{s['tool_calls_per_episode'] or 0:.2f}", _pct(s["format_ok_rate"])])  # fmt: skip
+                     f"{s['tool_calls_per_episode'] or 0:.2f}", _pct(s["format_ok_rate"]),
+                     _pct(s.get("frame_descriptions", {}).get("defect_frames")),
+                     _pct(s.get("frame_descriptions", {}).get("clean_frames"))])  # fmt: skip
     return rows
 
 
-TABLE_HEADER = ["stage", "Overall", "Overall (local-defect pairs)", "TA", "VQ", "MQ", "calls/episode", "format ok"]
+TABLE_HEADER = ["stage", "Overall", "Overall (local-defect pairs)", "TA", "VQ", "MQ", "calls/episode", "format ok",
+                "defect frames described right", "clean frames described right"]
 
 
 def render_index(results: dict[str, Any]) -> str:
@@ -392,7 +395,8 @@ def render_index(results: dict[str, Any]) -> str:
         "td,th{border:1px solid #ccc;padding:4px 10px;text-align:center}</style></head><body>"
         "<h1>vrthinker demo: the VR-Thinker pipeline on the synthetic suite</h1>"
         "<p>Accuracy (%) without ties on held-out pairs. 'local-defect pairs': pairs whose labels the "
-        "initial frames cannot decide.</p>"
+        "initial frames cannot decide. 'described right': share of the judge's per-frame sentences "
+        "('Frame 9: heavy noise.') that say exactly what the frame shows — perception, apart from the decision.</p>"
         f"<table><tr>{head}</tr>{body}</table>"
         "<h2>Thinking with images vs a static frame sample (equal visual tokens in context)</h2>"
         f"<p>with select_frames (p = 1): Overall {_pct(ab['with_tools']['accuracy_overall'])} "
