@@ -4,8 +4,10 @@ The recipe, in the order it runs (each stage is skipped when its output already
 exists, so an interrupted demo continues where it stopped):
 
 1. **Data.** A synthetic long-video suite for training and a held-out one (different seed).
-2. **Cold-start traces.** The scripted teacher writes multi-turn traces with frame selection.
-3. **Stage I, SFT** of the tiny offline Qwen2.5-VL on those traces.
+2. **Cold-start traces.** The scripted teacher writes multi-turn traces that scan the
+   skipped frames with ``select_frames`` and describe every frame they see.
+3. **Base model.** A perception warm-up: the random tiny Qwen2.5-VL learns to describe
+   single frames (the stand-in for a pretrained VLM), then **Stage I, SFT** on the traces.
 4. **Stage II, rejection sampling** from the SFT model (K per pair, keep fully correct
    traces) and **RFT**: SFT from the stage-I checkpoint on the accepted traces (mixed with
    the teacher traces, which keeps the rare skills from being forgotten).

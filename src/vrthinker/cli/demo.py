@@ -15,8 +15,8 @@ from vrthinker.cli import app
     "demo",
     help=(
         "Run the full VR-Thinker pipeline on the embedded default, on a CPU: generate the synthetic long-video "
-        "suite, write cold-start traces with the scripted teacher, train the tiny offline Qwen2.5-VL through "
-        "SFT, rejection sampling + RFT and GRPO, evaluate after every stage on held-out pairs, and compare "
+        "suite, write cold-start traces with the scripted teacher, warm the random tiny offline Qwen2.5-VL up on "
+        "one-frame descriptions (its 'pretraining'), train it through SFT, rejection sampling + RFT and GRPO, evaluate after every stage on held-out pairs, and compare "
         "frame selection with a static frame sample at equal visual-token budget.\n\n"
         "Writes OUT/demo_results.json, OUT/index.html (links to each stage's report with plots and trace "
         "pages) and prints the table. Rerunning continues where it stopped. --fast is a few-minute version "
