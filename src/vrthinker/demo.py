@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vrthinker.data import read_pairs
 from vrthinker.data.schema import DIMENSIONS, PreferencePair
-from vrthinker.data.synthetic import DefectKind, defects_of
+from vrthinker.data.synthetic import DefectKind
 from vrthinker.episode import EpisodeConfig
 from vrthinker.eval.metrics import accuracy_3class, accuracy_without_ties
 from vrthinker.eval.report import write_report
@@ -41,7 +41,13 @@ from vrthinker.eval.runner import run_benchmark
 from vrthinker.policy.hf import HFPolicy
 from vrthinker.policy.judge import Judge
 from vrthinker.policy.models import load_model
-from vrthinker.policy.teacher import DescribeStyle, Strategy, generate_frame_description_traces, generate_teacher_traces
+from vrthinker.policy.teacher import (
+    DescribeStyle,
+    ScriptedTeacher,
+    Strategy,
+    generate_frame_description_traces,
+    generate_teacher_traces,
+)
 from vrthinker.train.checkpoint import find_latest
 from vrthinker.train.config import DataConfig, ModelConfig, OptimConfig, SFTConfig, TrainConfig
 from vrthinker.train.grpo import train_grpo
@@ -49,7 +55,7 @@ from vrthinker.train.grpo_config import GRPOConfig, GRPOSection, PairsConfig
 from vrthinker.train.rejection import rejection_sample
 from vrthinker.train.rewards import RewardConfig
 from vrthinker.train.sft import train_sft
-from vrthinker.video import FrameCache, uniform_frame_indices
+from vrthinker.video import FrameCache
 
 logger = logging.getLogger(__name__)
 
@@ -174,36 +180,36 @@ def _accuracy(records: list, pairs_by_id: dict[str, PreferencePair], subset: str
     return out
 
 
-_FRAME_SENTENCE = re.compile(r"Frame (\d+): ([^.]+)\.")
+_FRAME_SENTENCE = re.compile(r"Frame (\d+): [^.]+\.")
 
 
-def frame_descriptions(trace_dir: Path, pairs_by_id: dict[str, PreferencePair], frames_per_video: int) -> dict[str, Any]:
+def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: EpisodeConfig) -> dict[str, Any]:
     """How often the judge's per-frame sentences ("Frame 9: heavy noise.") say what the frame shows.
 
-    Perception, measured apart from the decision: over every frame sentence in the turns' thinking,
-    the share that names exactly the frame's defects (``defect_frames``) or says ``normal`` for a
-    clean frame (``clean_frames``). Sentences naming a frame outside the pool count as wrong.
+    Perception, measured apart from the decision: every ``Frame N: ...`` sentence in the turns'
+    thinking is compared with the scripted teacher's sentence for that frame
+    (:meth:`ScriptedTeacher.frame_sentence`), separately for frames showing a defect
+    (``defect_frames``) and clean ones (``clean_frames``). A number outside the pool counts as a
+    wrong clean-frame sentence. Pooled frame numbers only (the demo's addressing).
     """
+    teacher = ScriptedTeacher(pairs, episode, describe="per_frame")
+    n = episode.frames_per_video
     counts = {"defect_frames": [0, 0], "clean_frames": [0, 0]}
     for path in sorted(trace_dir.glob("*.json")):
         record = json.loads(path.read_text())
-        pair = pairs_by_id.get(str(record.get("pair_id") or record.get("key", "")).split("#")[0])
-        if pair is None or "defects" not in pair.meta:
-            continue
-        defects = defects_of(pair)
-        sources = uniform_frame_indices(int(pair.meta["num_frames"]), frames_per_video)
+        pair_id = str(record.get("pair_id") or record.get("key", "")).split("#")[0]
         for turn in record.get("turn_records", []):
-            for number, said in _FRAME_SENTENCE.findall(turn["text"].split("</think>")[0]):
-                video, idx = divmod(int(number) - 1, frames_per_video)
-                if video > 1:
+            for match in _FRAME_SENTENCE.finditer(turn["text"].split("</think>")[0]):
+                video, idx = divmod(int(match.group(1)) - 1, n)
+                if not 0 <= video <= 1:
                     counts["clean_frames"][1] += 1
                     continue
-                truth = sorted(d.description for d in defects if d.video == "ab"[video] and sources[idx] in d.frames)
-                key = "defect_frames" if truth else "clean_frames"
-                counts[key][0] += sorted(said.split("; ")) == (truth or ["normal"])
+                truth = teacher.frame_sentence(pair_id, (video, idx))
+                key = "clean_frames" if truth.endswith(": normal.") else "defect_frames"
+                counts[key][0] += match.group(0) == truth
                 counts[key][1] += 1
-    return {k: (right / n if n else None) for k, (right, n) in counts.items()} | {
-        f"{k}_n": n for k, (_, n) in counts.items()
+    return {k: (right / total if total else None) for k, (right, total) in counts.items()} | {
+        f"{k}_n": total for k, (_, total) in counts.items()
     }
 
 
@@ -234,7 +240,7 @@ def _evaluate(name: str, model: str | Path, episode: EpisodeConfig, pairs: list[
         "visual_tokens_per_judgment": tool.get("mean_visual_tokens"),
         "visual_tokens_in_context": sum(peaks) / len(peaks) if peaks else None,
         "format_ok_rate": tool.get("format_ok_rate"),
-        "frame_descriptions": frame_descriptions(out / "traces", by_id, episode.frames_per_video),
+        "frame_descriptions": frame_descriptions(out / "traces", pairs, episode),
         "report": str(out / "report.html"),
     }
 
@@ -297,8 +303,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         frames = out / "data" / "frame_descriptions.jsonl"
         if not frames.is_file():
             generate_frame_description_traces(train, frames, episode, stride=cfg.warmup_stride, balance=True)
-        base = str(_sft("warm-up", "tiny", [frames], out / "warmup", cfg.warmup_steps, cfg.sft_lr, cfg, "constant",
-                        cfg.warmup_batch_size))
+        base = str(_sft("warm-up", "tiny", [frames], out / "warmup", cfg.warmup_steps, cfg.sft_lr, cfg,
+                        schedule="constant", batch_size=cfg.warmup_batch_size))
 
     # 4. stage I: SFT -------------------------------------------------------------------------
     sft = _sft("sft", base, cold_start, out / "sft", cfg.sft_steps, cfg.sft_lr, cfg)

@@ -10,7 +10,7 @@ import pytest
 from vrthinker.data import read_pairs
 from vrthinker.data.synthetic import generate_suite
 from vrthinker.episode import EpisodeConfig
-from vrthinker.episode.traces import TraceFormatError, append_traces, iter_trace_records, read_segments
+from vrthinker.episode.traces import TraceFormatError, append_traces, iter_trace_records, read_segment, read_segments
 from vrthinker.policy.judge import Judge
 from vrthinker.policy.scripted import ReplayPolicy
 from vrthinker.video import FrameCache
@@ -41,6 +41,11 @@ def test_trace_roundtrip_gives_identical_segments(suite, tmp_path):
             assert len(a.images) == len(b.images) == (8 if a.turn_index == 0 else 10)
             for x, y in zip(a.images, b.images):
                 assert np.array_equal(np.asarray(x), np.asarray(y))
+        # One turn read alone (what the SFT data set does per access) is the same segment.
+        for turn, b in enumerate(replayed):
+            alone = read_segment(record, turn, FrameCache())
+            assert alone.messages == b.messages and alone.completion == b.completion
+            assert alone.turn_index == b.turn_index and len(alone.images) == len(b.images)
 
 
 def test_torn_tail_is_dropped_and_bad_records_are_named(suite, tmp_path):
@@ -60,3 +65,5 @@ def test_torn_tail_is_dropped_and_bad_records_are_named(suite, tmp_path):
     record["turn_records"][0]["context"][1]["parts"][3]["frame_idx"] = 999
     with pytest.raises(TraceFormatError, match="outside the pool"):
         read_segments(record)
+    with pytest.raises(TraceFormatError, match="outside the pool"):
+        read_segment(record, 0)

@@ -52,28 +52,40 @@ def iter_trace_records(path: str | Path, *, drop_torn_tail: bool = True) -> Iter
 
 def read_segments(record: dict[str, Any], cache: FrameCache | None = None, weight: float = 1.0) -> list[Segment]:
     """The training segments of one trace record."""
+    ws = VideoPairWorkspace.from_spec(_field(record, "workspace"), cache)  # decoded once for every turn
+    return [_segment(record, t, ws, weight) for t in _field(record, "turn_records")]
+
+
+def read_segment(record: dict[str, Any], turn: int, cache: FrameCache | None = None, weight: float = 1.0) -> Segment:
+    """The training segment of turn ``turn`` (position in ``turn_records``) of one trace record.
+
+    Builds only that turn: a trainer indexing single segments of long records (e.g. the
+    one-frame warm-up records, ~100 turns each) does not rebuild the whole record per access.
+    """
+    ws = VideoPairWorkspace.from_spec(_field(record, "workspace"), cache)
+    return _segment(record, _field(record, "turn_records")[turn], ws, weight)
+
+
+def _segment(record: dict[str, Any], t: dict[str, Any], ws: VideoPairWorkspace, weight: float) -> Segment:
+    messages = tuple(Message.from_json(m) for m in t["context"])
+    refs = [ref for m in messages for ref in m.images]
+    for ref in refs:
+        if not (0 <= ref.video < 2 and 0 <= ref.frame_idx < ws.frames_per_video):
+            raise TraceFormatError(f"trace {record.get('key')!r} turn {t['index']}: frame {ref} outside the pool")
+    return Segment(
+        messages=messages,
+        images=tuple(ws.image(FrameRef(r.video, r.frame_idx)) for r in refs),
+        completion=t["text"],
+        assistant_prefix=t.get("assistant_prefix", ""),
+        prefix_trainable_chars=int(t.get("prefix_trainable_chars", 0)),
+        weight=weight,
+        trajectory_key=record.get("key", ""),
+        turn_index=int(t["index"]),
+    )
+
+
+def _field(record: dict[str, Any], name: str) -> Any:
     try:
-        ws = VideoPairWorkspace.from_spec(record["workspace"], cache)
-        turns = record["turn_records"]
-    except KeyError as err:
-        raise TraceFormatError(f"trace {record.get('key', '?')!r} has no {err.args[0]!r} field") from err
-    segments = []
-    for t in turns:
-        messages = tuple(Message.from_json(m) for m in t["context"])
-        refs = [ref for m in messages for ref in m.images]
-        for ref in refs:
-            if not (0 <= ref.video < 2 and 0 <= ref.frame_idx < ws.frames_per_video):
-                raise TraceFormatError(f"trace {record.get('key')!r} turn {t['index']}: frame {ref} outside the pool")
-        segments.append(
-            Segment(
-                messages=messages,
-                images=tuple(ws.image(FrameRef(r.video, r.frame_idx)) for r in refs),
-                completion=t["text"],
-                assistant_prefix=t.get("assistant_prefix", ""),
-                prefix_trainable_chars=int(t.get("prefix_trainable_chars", 0)),
-                weight=weight,
-                trajectory_key=record.get("key", ""),
-                turn_index=int(t["index"]),
-            )
-        )
-    return segments
+        return record[name]
+    except KeyError:
+        raise TraceFormatError(f"trace {record.get('key', '?')!r} has no {name!r} field") from None

@@ -318,6 +318,13 @@ class ScriptedTeacher:
                 sentences.append(f"Video {video + 1}, {noun} {_compress(numbers)}: {what}.")
         return " ".join(sentences)
 
+    def frame_sentence(self, pair_id: str, frame: Frame) -> str:
+        """The per-frame sentence for pool frame ``(video, index)`` of a pair: ``"Frame 9: heavy noise."``.
+
+        The reference a judge's own per-frame sentences are checked against (perception metrics).
+        """
+        return self._describe_per_frame(self._pairs[pair_id], [frame])
+
     def _describe_per_frame(self, info: _PairInfo, frames: Sequence[Frame]) -> str:
         """One short sentence per frame, in the order the frames appear ("Frame 9: heavy noise.")."""
         sentences = []
@@ -534,7 +541,7 @@ def generate_frame_description_traces(
                 ref = FrameRef(video, idx)
                 user = Message("user", (TextPart(f"\n{frame_label(ref, n, config.frame_addressing)}: "), ImagePart(ref)))
                 records.append({"index": len(records), "context": [user.to_json()],
-                                "text": teacher._describe_per_frame(info, [(video, idx)])})  # fmt: skip
+                                "text": teacher.frame_sentence(pair.pair_id, (video, idx))})  # fmt: skip
             spec = {"prompt": pair.prompt, "video_a": str(pair.video_a), "video_b": str(pair.video_b),
                     "frames_per_video": n, "min_pixels": config.min_pixels, "max_pixels": config.max_pixels,
                     "addressing": config.frame_addressing}  # fmt: skip

@@ -39,7 +39,7 @@ import yaml
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
 
-from vrthinker.episode.traces import iter_trace_records, read_segments
+from vrthinker.episode.traces import iter_trace_records, read_segment
 from vrthinker.episode.trajectory import Segment
 from vrthinker.policy.models import LoadedModel, load_model
 from vrthinker.train.checkpoint import (
@@ -88,7 +88,7 @@ class TraceSegments:
 
     def __getitem__(self, i: int) -> Segment:
         record_idx, turn = self.index[i]
-        return read_segments(self.records[record_idx], self.cache)[turn]
+        return read_segment(self.records[record_idx], turn, self.cache)
 
 
 def epoch_order(num_segments: int, seed: int, epoch: int) -> np.ndarray:
