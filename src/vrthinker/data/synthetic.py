@@ -221,12 +221,23 @@ class SuiteConfig(BaseModel):
     size: int = Field(64, ge=32, le=512, description="Frame side in pixels (even: yuv420p).")
     fps: float = Field(8.0, gt=0, description="Frame rate written to the MP4s.")
     local_fraction: float = Field(0.5, ge=0.0, le=1.0, description="Probability that a defect is local in time.")
+    local_run_frames: tuple[int, int] | None = Field(
+        None,
+        description="(shortest, longest) local run in frames, overriding the difficulty's (4-5 -> 2-3): e.g. "
+        "strong noise in 2-3 frame runs, which a uniform sample of a few frames usually misses.",
+    )
     tie_fraction: float = Field(0.15, ge=0.0, le=1.0, description="Probability of a tie in each of TA, VQ, MQ.")
     kinds: tuple[DefectKind, ...] = Field(
         DEFECT_KINDS,
         description="Defect kinds to draw from; a dimension without any allowed kind is always a clean tie.",
     )
     initial_view_frames: int = Field(4, ge=1, description="Frames per video in the episode's initial view.")
+    backgrounds: tuple[str, ...] = Field(
+        tuple(BACKGROUNDS),
+        description="Scene backgrounds to draw from. Grain on the black background is clipped at the luma floor "
+        "into sparse bright specks, which a tiny model from scratch learns to see far later than grain on grey "
+        "(docs/demo.md).",
+    )
     crf: int = Field(14, ge=0, le=51, description="x264 constant rate factor of the MP4s.")
 
     @field_validator("size")
@@ -236,10 +247,25 @@ class SuiteConfig(BaseModel):
             raise ValueError(f"size must be even for yuv420p video, got {value}")
         return value
 
+    @field_validator("backgrounds")
+    @classmethod
+    def _backgrounds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [b for b in value if b not in BACKGROUNDS]
+        if unknown or not value:
+            raise ValueError(f"backgrounds must be a non-empty subset of {list(BACKGROUNDS)}, got {list(value)}")
+        return tuple(b for b in BACKGROUNDS if b in set(value))
+
     @field_validator("kinds")
     @classmethod
     def _kinds(cls, value: tuple[DefectKind, ...]) -> tuple[DefectKind, ...]:
         return tuple(k for k in DEFECT_KINDS if k in set(value))  # canonical order, no duplicates
+
+    @field_validator("local_run_frames")
+    @classmethod
+    def _run(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1 <= value[0] <= value[1]:
+            raise ValueError(f"local_run_frames must be (shortest, longest) with 1 <= shortest <= longest, got {value}")
+        return value
 
     @model_validator(mode="after")
     def _view_fits(self) -> "SuiteConfig":
@@ -327,7 +353,7 @@ def _make_defect(
     everything = tuple(range(T))
     frames = everything
     if scope == "local":
-        low, high = round(_lerp(4, 2, d)), round(_lerp(5, 3, d))
+        low, high = cfg.local_run_frames or (round(_lerp(4, 2, d)), round(_lerp(5, 3, d)))
         length = int(rng.integers(low, high + 1))
         if kind == "teleport":
             length = min(length, 4)  # at most 3 displaced frames plus the snap-back frame
@@ -433,13 +459,13 @@ def _sample_video_defects(rng: np.random.Generator, side: VideoSide, dims: set[D
     return defects
 
 
-def sample_scene(rng: np.random.Generator) -> Scene:
+def sample_scene(rng: np.random.Generator, backgrounds: Sequence[str] = tuple(BACKGROUNDS)) -> Scene:
     """A random scene; geometry rounded so that the JSON meta renders exactly the same clip."""
     return Scene(
         shape=str(rng.choice(SHAPES)),  # type: ignore[arg-type]
         color=str(rng.choice(list(PALETTE))),
         direction=str(rng.choice(DIRECTIONS)),  # type: ignore[arg-type]
-        background=str(rng.choice(list(BACKGROUNDS))),
+        background=str(rng.choice(list(backgrounds))),
         radius=round(float(rng.uniform(0.11, 0.16)), 3),
         speed=round(float(rng.uniform(0.6, 1.0)), 3),
         lane=round(float(rng.uniform(0.0, 1.0)), 3),
@@ -450,7 +476,7 @@ def sample_scene(rng: np.random.Generator) -> Scene:
 def sample_pair(cfg: SuiteConfig, seed: int, index: int) -> PreferencePair:
     """Pair ``index`` of the suite with ``seed``: scene, defects, labels, meta (no rendering)."""
     rng = np.random.default_rng((seed, index))
-    scene = sample_scene(rng)
+    scene = sample_scene(rng, cfg.backgrounds)
     defective: dict[VideoSide, set[Dimension]] = {"a": set(), "b": set()}
     for dim in SCORED_DIMENSIONS:
         u, coin = rng.random(), rng.random()  # always two draws: the stream does not depend on kinds
@@ -589,6 +615,8 @@ def generate_suite(
     *,
     kinds: Sequence[DefectKind] | None = None,
     initial_view_frames: int = 4,
+    local_run_frames: tuple[int, int] | None = None,
+    backgrounds: Sequence[str] | None = None,
 ) -> Path:
     """Render a suite into ``out_dir``; returns the path of ``out_dir/pairs.jsonl``.
 
@@ -608,6 +636,8 @@ def generate_suite(
             curriculum stage); dimensions left without a kind are always clean ties.
         initial_view_frames: Frames per video of the episode's initial view that local
             defects must avoid.
+        local_run_frames: ``(shortest, longest)`` local run, overriding the difficulty's.
+        backgrounds: Restrict the scene backgrounds (``None``: all).
     """
     if num_pairs < 0:
         raise ValueError(f"num_pairs must be >= 0, got {num_pairs}")
@@ -619,6 +649,8 @@ def generate_suite(
         local_fraction=local_fraction,
         tie_fraction=tie_fraction,
         initial_view_frames=initial_view_frames,
+        local_run_frames=local_run_frames,
+        **({"backgrounds": tuple(backgrounds)} if backgrounds is not None else {}),
         **({"kinds": tuple(kinds)} if kinds is not None else {}),
     )
     out_dir = Path(out_dir)

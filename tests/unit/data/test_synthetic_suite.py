@@ -179,6 +179,27 @@ def test_difficulty_makes_defects_subtler_and_shorter():
     assert hard["noise"] >= 16 and hard["blur"] >= 1.25  # still clearly visible (see the render tests)
 
 
+def test_local_run_frames_overrides_the_difficulty_run_length():
+    cfg = SuiteConfig(difficulty=0.0, kinds=("noise",), local_fraction=1.0, num_frames=32, local_run_frames=(2, 3))
+    runs = [x for i in range(100) for x in defects_of(sample_pair(cfg, 2, i)) if x.scope == "local"]
+    assert runs and {len(x.frames) for x in runs} == {2, 3}
+    assert all(x.params["sigma"] >= 40 for x in runs)  # still difficulty 0's strong noise
+    view = set(initial_view(32, 4))
+    assert not any(view & set(x.frames) for x in runs)
+    for bad in ((0, 2), (3, 2)):
+        with pytest.raises(ValidationError, match="local_run_frames"):
+            SuiteConfig(local_run_frames=bad)
+
+
+def test_backgrounds_filter():
+    cfg = SuiteConfig(backgrounds=("grey",))
+    assert {sample_pair(cfg, 0, i).meta["scene"]["background"] for i in range(30)} == {"grey"}
+    assert {sample_pair(SuiteConfig(), 0, i).meta["scene"]["background"] for i in range(30)} == {"grey", "black"}
+    for bad in ((), ("plaid",)):
+        with pytest.raises(ValidationError, match="backgrounds"):
+            SuiteConfig(backgrounds=bad)
+
+
 def test_kinds_filter_leaves_other_dimensions_clean_ties():
     cfg = SuiteConfig(kinds=("noise", "blur"), tie_fraction=0.0)
     for i in range(50):
