@@ -79,10 +79,10 @@ def test_teach_scan_strategy_and_frame_descriptions(suite: Path, tmp_path: Path)
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "one-frame description turns" in result.stdout
+    assert "frame description turns" in result.stdout
     records = [r for _, r in iter_trace_records(out)]
     assert records and all(r["tool_calls"] == 2 and r["meta"]["teacher"]["strategy"] == "scan" for r in records)
-    assert records[0]["turn_records"][0]["text"].startswith("<think>Frame 1: ")
+    assert records[0]["turn_records"][0]["text"].startswith("<think>Frame 1 (Video 1): ")
     described = [r for _, r in iter_trace_records(frames)]
     assert len(described) == 8 and all(len(r["turn_records"]) == 32 for r in described)
 

@@ -302,6 +302,9 @@ def teach_cmd(
         typer.Option("--frame-descriptions", help="Also write one-frame description turns (perception warm-up data) here.",
                      show_default=False),
     ] = None,
+    frames_per_turn: Annotated[
+        int, typer.Option("--frames-per-turn", min=1, help="Frames per --frame-descriptions turn (1: one-frame turns).")
+    ] = 1,
     batch_pairs: Annotated[int, typer.Option("--batch-pairs", min=1, help="Pairs judged (and appended) per chunk.")] = 32,
     resume: Annotated[
         bool, typer.Option("--resume/--no-resume", help="Skip pairs already in --out (default), or start the file afresh.")
@@ -335,7 +338,9 @@ def teach_cmd(
             batch_pairs=batch_pairs, resume=resume,
         )
         if frame_descriptions is not None:
-            stats["frame_descriptions"] = generate_frame_description_traces(pairs, frame_descriptions, config)
+            stats["frame_descriptions"] = generate_frame_description_traces(
+                pairs, frame_descriptions, config, frames_per_turn=frames_per_turn, seed=seed
+            )
     except (DataError, VideoError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
@@ -348,6 +353,6 @@ def teach_cmd(
         f"{stats['unscriptable']} not synthetic)\n"
         f"mean turns {stats['mean_turns']:.2f} · traces with a call {stats['tool_call_rate']:.0%} · "
         f"mean calls {stats['mean_tool_calls']:.2f} · detours {stats['detours']}"
-        + (f"\nwrote {stats['frame_descriptions']['turns']} one-frame description turns to "
+        + (f"\nwrote {stats['frame_descriptions']['turns']} frame description turns to "
            f"{stats['frame_descriptions']['out']}" if frame_descriptions is not None else "")
     )

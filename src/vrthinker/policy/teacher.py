@@ -9,7 +9,9 @@ the turns a good judge would write, in the episode's own format
   learns a decision when the target first describes the frames it is based on
   (``docs/feasibility.md``: noise, answer-only = chance; describe-then-answer = 100 %).
   Every turn therefore opens with grouped per-frame observations ("Video 2, frames
-  61-63: heavy noise."), then a one-line tally of defects per dimension, then the answer.
+  61-63: heavy noise."), then a one-line tally of the defects seen so far (in every turn, so
+  the final decision reads the last tally, not sentences spread over all turns), then the
+  call or the answer.
 * **Look where the defect hides** (``strategy="oracle"``). When a defect is not in any frame
   seen so far, the teacher states its inclination (``<recommend answer>``) and calls
   ``select_frames`` on frames of that defect; with probability ``detour_prob`` the first call
@@ -319,20 +321,22 @@ class ScriptedTeacher:
         return " ".join(sentences)
 
     def frame_sentence(self, pair_id: str, frame: Frame) -> str:
-        """The per-frame sentence for pool frame ``(video, index)`` of a pair: ``"Frame 9: heavy noise."``.
+        """The per-frame sentence for pool frame ``(video, index)`` of a pair: ``"Frame 9 (Video 1): heavy noise."``.
 
         The reference a judge's own per-frame sentences are checked against (perception metrics).
         """
         return self._describe_per_frame(self._pairs[pair_id], [frame])
 
     def _describe_per_frame(self, info: _PairInfo, frames: Sequence[Frame]) -> str:
-        """One short sentence per frame, in the order the frames appear ("Frame 9: heavy noise.")."""
+        """One short sentence per frame, in the order the frames appear ("Frame 9 (Video 1): heavy noise.")."""
         sentences = []
         for frame in sorted(set(frames)):
             defects = sorted(self._visible(info, frame), key=lambda d: SCORED_DIMENSIONS.index(d.dimension))
             what = "; ".join(d.description for d in defects) if defects else "normal"
             if self.config.frame_addressing == "pooled":
-                sentences.append(f"Frame {self._number(frame)}: {what}.")
+                # The frame's own context label, copied: the video is named, so the tally that follows
+                # reads "(Video 1): heavy noise" instead of decoding which video frame 37 belongs to.
+                sentences.append(f"{frame_label(FrameRef(*frame), self.config.frames_per_video, 'pooled')}: {what}.")
             else:
                 sentences.append(f"Video {frame[0] + 1}, frame {self._number(frame)}: {what}.")
         return " ".join(sentences)
@@ -481,6 +485,10 @@ class ScriptedTeacher:
         return self._final(think, observed)
 
     def _call_turn(self, think: list[str], observed: Sequence[Defect], frames: Sequence[Frame], state: _EpisodeState) -> str:
+        # A running tally in every turn: the final decision then reads the last turn's tally and this
+        # turn's frames, instead of gathering sentences spread over all earlier turns.
+        # It closes the thinking, right before the recommendation it justifies (as in the final turn).
+        think = [*think, self._tally(observed)]
         return (
             f"<think>{' '.join(think)}</think>"
             f"<recommend answer>{self._recommend(observed)}</recommend answer>"
@@ -502,12 +510,15 @@ def generate_frame_description_traces(
     *,
     stride: int = 1,
     balance: bool = False,
+    frames_per_turn: int = 1,
+    aligned: bool = False,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Perception warm-up data: one-frame "describe this frame" turns, in the trace format.
+    """Perception warm-up data: "describe these frames" turns, in the trace format.
 
     For each pair, one trace record whose turns each show a single pool frame (every
     ``stride``-th, both videos) labelled as the episode labels it, with the per-frame sentence
-    the teacher would write as the target (``"Frame 17: heavy noise."``). SFT on these turns
+    the teacher would write as the target (``"Frame 17 (Video 1): heavy noise."``). SFT on these turns
     (``train_sft`` reads them like any trace) teaches a model from scratch to *see* the defects
     before it learns to judge — the role pretraining plays for a real VLM: a tiny model learns
     the same perception from whole episodes far more slowly, because there one decision is
@@ -516,9 +527,21 @@ def generate_frame_description_traces(
     ``balance=True`` keeps, per pair, every frame that shows a defect and as many clean frames
     (at least 2, evenly spread): defect frames are a minority, and a balanced sample gets the
     model off the "always normal" plateau sooner.
+
+    ``frames_per_turn=k`` groups a pair's frames (shuffled with ``seed``) into turns of up to ``k``
+    frames, shown in pooled order with one sentence each — the layout of a scan turn, so the
+    model also learns to tie each sentence to its own image among several, and gets ``k``
+    perception targets per sample instead of one.
+
+    ``aligned=True`` shows each pool index of *both* videos together (``frames_per_turn // 2``
+    indices per turn; ``balance`` then counts indices): the two clips of a pair share the scene, so
+    the clean frame next to a noisy one is a contrast — as in a scan turn, which shows both videos
+    at the same indices.
     """
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
+    if frames_per_turn < 1:
+        raise ValueError(f"frames_per_turn must be >= 1, got {frames_per_turn}")
     started = time.perf_counter()
     teacher = ScriptedTeacher(pairs, config, 0, describe="per_frame")
     out_path = Path(out_path)
@@ -530,18 +553,31 @@ def generate_frame_description_traces(
         for pair in pairs:
             info = teacher._pairs[pair.pair_id]
             records = []
-            frames = [(video, idx) for video in (0, 1) for idx in range(0, n, stride)]
+            # Units a turn is made of: single frames, or (aligned) one pool index of both videos.
+            units = [[(v, i)] for v in (0, 1) for i in range(0, n, stride)]
+            if aligned:
+                units = [[(0, i), (1, i)] for i in range(0, n, stride)]
             if balance:
-                defective = [f for f in frames if teacher._visible(info, f)]
-                clean = [f for f in frames if f not in set(defective)]
+                defective = [u for u in units if any(teacher._visible(info, f) for f in u)]
+                clean = [u for u in units if u not in defective]
                 k = min(len(clean), max(2, len(defective)))
-                picked = {clean[int((j + 0.5) * len(clean) / k)] for j in range(k)}
-                frames = [f for f in frames if f in picked or f in set(defective)]
-            for video, idx in frames:
-                ref = FrameRef(video, idx)
-                user = Message("user", (TextPart(f"\n{frame_label(ref, n, config.frame_addressing)}: "), ImagePart(ref)))
-                records.append({"index": len(records), "context": [user.to_json()],
-                                "text": teacher.frame_sentence(pair.pair_id, (video, idx))})  # fmt: skip
+                picked = [clean[int((j + 0.5) * len(clean) / k)] for j in range(k)]
+                units = [u for u in units if u in picked or u in defective]
+            per_turn = max(1, frames_per_turn // len(units[0])) if units else 1
+            if per_turn > 1:
+                order = np.random.default_rng((seed, zlib.crc32(pair.pair_id.encode()))).permutation(len(units))
+                groups = [sorted(f for j in order[g : g + per_turn] for f in units[j])
+                          for g in range(0, len(units), per_turn)]  # fmt: skip
+            else:
+                groups = units
+            for group in groups:
+                parts: list[TextPart | ImagePart] = []
+                for video, idx in group:
+                    ref = FrameRef(video, idx)
+                    parts += [TextPart(f"\n{frame_label(ref, n, config.frame_addressing)}: "), ImagePart(ref)]
+                text = " ".join(teacher.frame_sentence(pair.pair_id, frame) for frame in group)
+                records.append({"index": len(records), "context": [Message("user", tuple(parts)).to_json()],
+                                "text": text})  # fmt: skip
             spec = {"prompt": pair.prompt, "video_a": str(pair.video_a), "video_b": str(pair.video_b),
                     "frames_per_video": n, "min_pixels": config.min_pixels, "max_pixels": config.max_pixels,
                     "addressing": config.frame_addressing}  # fmt: skip

@@ -123,6 +123,8 @@ def test_turn_shape(pairs):
             assert "<recommend answer>TA: " in first and first.endswith("</tool_call>")
         last = traj.turns[-1].text
         assert "Defects: Video 1 has " in last and last.endswith("</answer>")
+        for turn in traj.turns[:-1]:  # a running tally closes every turn's thinking
+            assert "Defects: Video 1 has " in turn.text.split("</think>")[0].rsplit(". ", 1)[-1] + ".", turn.text
         assert last.index("</think>") < last.index("<answer>")
 
 
@@ -282,7 +284,7 @@ def test_generate_traces_counts_rejections_and_unscriptable(pairs, tmp_path):
 
 # --------------------------------------------------------------------------- the scanning teacher
 
-_PER_FRAME = re.compile(r"Frame (\d+): ([^.]+)\.")
+_PER_FRAME = re.compile(r"Frame (\d+) \(Video [12]\): ([^.]+)\.")
 
 
 @pytest.mark.parametrize(
@@ -373,8 +375,9 @@ def test_frame_description_traces_pair_each_frame_with_what_it_shows(pairs, tmp_
             assert user.parts[0].text == f"\nFrame {number} (Video {ref.video + 1}): "  # the episode's own label
             src = uniform_frame_indices(int(pair.meta["num_frames"]), 16)[ref.frame_idx]
             shown = [d.description for d in defects_of(pair) if d.video == "ab"[ref.video] and src in d.frames]
-            assert seg.completion.startswith(f"Frame {number}: ")
-            assert sorted(seg.completion[len(f"Frame {number}: ") : -1].split("; ")) == (sorted(shown) or ["normal"])
+            label = f"Frame {number} (Video {ref.video + 1}): "
+            assert seg.completion.startswith(label)  # the frame's own label, copied
+            assert sorted(seg.completion[len(label) : -1].split("; ")) == (sorted(shown) or ["normal"])
             defect_frames += bool(shown)
     assert defect_frames > 0
     with pytest.raises(ValueError, match="stride"):
@@ -394,3 +397,65 @@ def test_balanced_frame_descriptions_keep_every_defect_frame_and_as_many_clean(p
         assert [t["text"] for t in defect(a)] == [t["text"] for t in defect(b)]  # every defect frame kept
         clean = len(b["turn_records"]) - len(defect(b))
         assert clean == min(len(a["turn_records"]) - len(defect(a)), max(2, len(defect(b))))
+
+
+def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs):
+    cfg = EpisodeConfig(memory_window=1)
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame")
+    for traj in Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs):
+        seen: set[str] = set()
+        for turn in traj.turns:
+            think = turn.text.split("</think>")[0]
+            for video in ("1", "2"):
+                if re.search(rf"\(Video {video}\): (?!normal)", think):
+                    seen.add(video)
+            tally = think.rsplit("Defects: ", 1)[1]
+            for video in ("1", "2"):
+                has_defect = not re.search(rf"Video {video} has none", tally)
+                assert has_defect == (video in seen), (traj.key, turn.text)  # cumulative, never forgets
+
+
+def test_multi_frame_description_turns_describe_each_frame_in_order(pairs, tmp_path):
+    from vrthinker.episode.traces import iter_trace_records, read_segments
+    from vrthinker.policy.teacher import generate_frame_description_traces
+
+    cfg = EpisodeConfig(frames_per_video=16)
+    one, four = tmp_path / "one.jsonl", tmp_path / "four.jsonl"
+    generate_frame_description_traces(pairs[:3], one, cfg, balance=True)
+    stats = generate_frame_description_traces(pairs[:3], four, cfg, balance=True, frames_per_turn=4, seed=1)
+    for (_, a), (_, b) in zip(iter_trace_records(one), iter_trace_records(four)):
+        singles = sorted(t["text"] for t in a["turn_records"])
+        assert len(b["turn_records"]) == -(-len(singles) // 4)
+        sentences = []
+        for seg in read_segments(b, _CACHE):
+            (user,) = seg.messages
+            numbers = [int(re.match(r"\nFrame (\d+)", p.text).group(1)) for p in user.parts if hasattr(p, "text")]
+            assert numbers == sorted(numbers) and len(numbers) == len(seg.images) <= 4  # pooled order
+            said = re.findall(r"Frame \d+ \(Video [12]\): [^.]+\.", seg.completion)
+            assert [int(re.match(r"Frame (\d+)", x).group(1)) for x in said] == numbers
+            sentences += said
+        assert sorted(sentences) == singles  # the same frames, the same sentences, grouped
+    assert stats["turns"] == sum(len(r["turn_records"]) for _, r in iter_trace_records(four))
+    with pytest.raises(ValueError, match="frames_per_turn"):
+        generate_frame_description_traces(pairs[:1], four, cfg, frames_per_turn=0)
+
+
+def test_aligned_description_turns_show_one_index_of_both_videos(pairs, tmp_path):
+    from vrthinker.episode.traces import iter_trace_records, read_segments
+    from vrthinker.policy.teacher import generate_frame_description_traces
+
+    cfg = EpisodeConfig(frames_per_video=16)
+    out = tmp_path / "aligned.jsonl"
+    generate_frame_description_traces(pairs[:4], out, cfg, balance=True, frames_per_turn=2, aligned=True)
+    teacher = ScriptedTeacher(pairs, cfg, 0, describe="per_frame")
+    for (_, rec), pair in zip(iter_trace_records(out), pairs):
+        indices = []
+        for seg in read_segments(rec, _CACHE):
+            refs = [(r.video, r.frame_idx) for r in seg.messages[0].images]
+            assert [v for v, _ in refs] == [0, 1] and refs[0][1] == refs[1][1]  # same index, both videos
+            assert seg.completion == " ".join(teacher.frame_sentence(pair.pair_id, f) for f in refs)
+            indices.append(refs[0][1])
+        defective = [i for i in range(16) if any("normal" not in teacher.frame_sentence(pair.pair_id, (v, i))
+                                                 for v in (0, 1))]  # fmt: skip
+        assert set(defective) <= set(indices)  # every index with a defect in either video
+        assert len(indices) - len(defective) == min(16 - len(defective), max(2, len(defective)))
