@@ -7,7 +7,8 @@ from typing import Sequence
 
 from vrthinker.train.logging import read_metrics
 
-GRPO_CURVES = ("rollout/reward", "rollout/accuracy/Overall", "eval/accuracy/Overall", "rollout/tool_calls_per_episode")
+GRPO_CURVES = ("rollout/reward", "eval/reward", "rollout/accuracy/Overall", "eval/accuracy/Overall",
+               "rollout/tool_calls_per_episode")
 
 
 def plot_curves(metrics_path: str | Path, out_png: str | Path, keys: Sequence[str] = GRPO_CURVES) -> Path | None:

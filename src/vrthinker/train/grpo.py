@@ -56,7 +56,7 @@ from vrthinker.train.losses import grpo_loss, token_entropy, token_logprobs
 from vrthinker.train.optim import build_optimizer, lr_at
 from vrthinker.train.replay import SelectiveSampleReplay
 from vrthinker.train.rethinking import force_rethink
-from vrthinker.train.rewards import REWARD_PARTS, score_group
+from vrthinker.train.rewards import REWARD_PARTS, RewardConfig, score_group
 from vrthinker.train.sft import build_model
 from vrthinker.video import FrameCache
 
@@ -170,10 +170,16 @@ def _micro_batches(samples: Sequence[Sample], processor: Any, micro: int):
 # --------------------------------------------------------------------------- evaluation
 
 
-def evaluate(judge: Judge, pairs: Sequence[PreferencePair]) -> dict[str, float]:
-    """Greedy accuracy on held-out pairs (a tie or no answer counts as wrong for a non-tie label)."""
+def evaluate(judge: Judge, pairs: Sequence[PreferencePair], rewards: RewardConfig | None = None) -> dict[str, float]:
+    """Greedy accuracy on held-out pairs (a tie or no answer counts as wrong for a non-tie label).
+
+    With ``rewards``, also the mean training reward of the greedy episodes (``eval/reward``), each
+    scored as a group of one (so the curiosity bonus, a group statistic, is 0 there).
+    """
     trajectories = judge.judge_pairs(pairs)
     m: dict[str, float] = {}
+    if rewards is not None and trajectories:
+        m["eval/reward"] = float(np.mean([score_group([t], rewards)[0].total for t in trajectories]))
     for dim in DIMENSIONS:
         pairs_dim = [t for t in trajectories if (t.labels or {}).get(dim) is not None]
         if pairs_dim:
@@ -259,7 +265,7 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
 
     if eval_pairs and step == 0:
         model.eval()
-        metrics.log(0, evaluate(greedy_judge, eval_pairs))
+        metrics.log(0, evaluate(greedy_judge, eval_pairs, config.rewards))
     last_saved = checkpoint
     while step < end_step:
         t0 = time.perf_counter()
@@ -368,7 +374,7 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
             record["train/kl"] = loss_metrics["kl_sum"] / tok
         if eval_pairs and (step % d.eval_every == 0 or step == end_step):
             model.eval()
-            record.update(evaluate(greedy_judge, eval_pairs))
+            record.update(evaluate(greedy_judge, eval_pairs, config.rewards))
         metrics.log(step, record)
         logger.info(
             "step %d/%d reward %.3f acc %.3f kept %d/%d loss %.4f (%.1fs)", step, total, record["rollout/reward"],
