@@ -167,3 +167,20 @@ def test_synth_then_check(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["pairs"] == 3 and summary["bad_rows"] == []
     assert all("error" not in v for v in summary["videos"])
+
+
+def test_synth_demo_style_options(tmp_path: Path) -> None:
+    out = tmp_path / "suite"
+    result = run(["data", "synth", "--out", str(out), "--pairs", "4", "--frames", "16", "--kinds", "noise",
+                  "--local-fraction", "1", "--local-run", "2-3", "--backgrounds", "grey"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "suite.json").read_text())["config"]
+    assert config["num_frames"] == 16 and config["local_run_frames"] == [2, 3] and config["backgrounds"] == ["grey"]
+    for line in (out / "pairs.jsonl").read_text().splitlines():
+        meta = json.loads(line)["meta"]
+        assert meta["scene"]["background"] == "grey" and meta["num_frames"] == 16
+        assert all(2 <= len(d["frames"]) <= 3 for d in meta["defects"])
+    for bad, says in ((["--local-run", "three"], "MIN-MAX"), (["--local-run", "3-2"], "local_run_frames"),
+                      (["--backgrounds", "plaid"], "backgrounds")):
+        result = run(["data", "synth", "--out", str(tmp_path / "bad"), "--pairs", "1", *bad], cwd=tmp_path)
+        assert result.returncode == 2 and says in result.stderr, result.stderr

@@ -161,6 +161,17 @@ def synth_cmd(
             show_default=False,
         ),
     ] = None,
+    frames: Annotated[int, typer.Option("--frames", min=8, help="Frames per clip (the demo uses 32).")] = 48,
+    local_run: Annotated[
+        Optional[str],
+        typer.Option("--local-run", help="Length of local defect runs as MIN-MAX frames (e.g. 2-3), instead of the "
+                     "difficulty's (4-5 at 0, 2-3 at 1).", show_default=False),
+    ] = None,
+    backgrounds: Annotated[
+        Optional[str],
+        typer.Option("--backgrounds", help="Comma-separated scene backgrounds (grey, black); default both.",
+                     show_default=False),
+    ] = None,
 ) -> None:
     """Generate the synthetic long-video preference suite (short MP4s with injected TA / VQ / MQ defects).
 
@@ -170,10 +181,20 @@ def synth_cmd(
     from vrthinker.data.synthetic import generate_suite  # heavy (video writer); only this command needs it
 
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    background_list = [b.strip() for b in backgrounds.split(",") if b.strip()] if backgrounds else None
+    run_range = None
+    if local_run is not None:
+        try:
+            low, high = (int(x) for x in local_run.split("-"))
+        except ValueError:
+            typer.echo(f"error: --local-run {local_run!r}: expected MIN-MAX frames, e.g. 2-3", err=True)
+            raise typer.Exit(2) from None
+        run_range = (low, high)
     try:
         path = generate_suite(
             out, num_pairs=pairs, seed=seed, difficulty=difficulty, local_fraction=local_fraction,
-            tie_fraction=tie_fraction, kinds=kind_list,  # type: ignore[arg-type]
+            tie_fraction=tie_fraction, kinds=kind_list, num_frames=frames, local_run_frames=run_range,  # type: ignore[arg-type]
+            backgrounds=background_list,
         )  # fmt: skip
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
