@@ -56,3 +56,4 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
                            timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert set(json.loads(again.stdout)["stages"]) == {"untrained", "sft", "rft", "grpo"}
+    assert json.loads(again.stdout)["warmup"] == warmup  # the recorded choice, not a re-probe

@@ -181,6 +181,11 @@ def defects_of(pair: PreferencePair) -> list[Defect]:
     return [Defect.from_dict(item) for item in pair.meta.get("defects", [])]
 
 
+def hidden_from_initial_view(pair: PreferencePair) -> bool:
+    """Whether the initial view cannot decide ``pair``'s labels: the "local-defect pairs" frame selection is for."""
+    return bool(pair.meta.get("hidden_from_initial_view"))
+
+
 def derive_labels(defects: Iterable[Defect]) -> dict[Dimension, Label]:
     """Labels from defects: fewer defects wins per dimension; more dimension wins wins Overall."""
     counts = Counter((d.video, d.dimension) for d in defects)
@@ -595,7 +600,7 @@ def summarize(pairs: Sequence[PreferencePair]) -> dict[str, Any]:
         "num_pairs": len(pairs),
         "labels": labels,
         "defects": kinds,
-        "hidden_from_initial_view": sum(bool(p.meta["hidden_from_initial_view"]) for p in pairs),
+        "hidden_from_initial_view": sum(hidden_from_initial_view(p) for p in pairs),
         "pairs_with_local_defect": sum(any(d.scope == "local" for d in defects_of(p)) for p in pairs),
     }
 
