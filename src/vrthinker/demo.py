@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
+from rich.progress import Progress
 
 from vrthinker.data import read_pairs
 from vrthinker.data.native import write_pairs
@@ -46,6 +47,7 @@ from vrthinker.policy.judge import Judge
 from vrthinker.policy.models import load_model
 from vrthinker.policy.teacher import (
     DescribeStyle,
+    TallyStyle,
     ScriptedTeacher,
     Strategy,
     generate_frame_description_traces,
@@ -121,8 +123,20 @@ class DemoConfig(BaseModel):
     sft_steps: int = Field(600, ge=1, description="Stage I optimizer steps.")
     sft_lr: float = Field(1e-3, gt=0, description="Stage I learning rate.")
     batch_size: int = Field(8, ge=1, description="Segments per SFT step.")
+    sampling_temperature: float = Field(
+        0.7, gt=0.0,
+        description="Temperature of rejection sampling and GRPO rollouts. 1.0 (the reference's) samples traces far "
+        "from the greedy judge the stages are evaluated as: on local-defect training pairs the RFT model was "
+        "format-valid 74 % of the time at 1.0, 89 % at 0.7 and 92 % greedy-like at 0.3 (docs/demo.md).",
+    )
     rft_k: int = Field(2, ge=1, description="Samples per pair in rejection sampling.")
     rft_pairs: int = Field(96, ge=1, description="Training pairs sampled for RFT.")
+    rft_check_reasoning: bool = Field(
+        True,
+        description="Accept a sampled trace only when every turn also thinks what the scripted teacher would in "
+        "its place (right frame sentences and tallies), not only when its answer is right. Without it most accepted "
+        "traces reached the right answer through a wrong tally, and RFT lost accuracy (docs/demo.md).",
+    )
     rft_steps: int = Field(100, ge=1, description="Stage II optimizer steps.")
     rft_lr: float = Field(
         1e-4, gt=0,
@@ -149,6 +163,12 @@ class DemoConfig(BaseModel):
     )
     teacher_strategy: Strategy = Field("scan", description="Cold-start teacher: 'scan' (imitable) or 'oracle'.")
     describe: DescribeStyle = Field("per_frame", description="How the teacher describes frames.")
+    tally: TallyStyle = Field(
+        "per_video",
+        description="Where the teacher's running tally of defects goes: 'per_video' (after each video's frame "
+        "sentences) or 'closing' (one sentence for both videos; the tiny model copied one video's value into the "
+        "other's slot, docs/demo.md).",
+    )
     static_share: float = Field(
         0.25, ge=0.0, le=1.0,
         description="Share of training pairs that also get a no-tool trace with a static frame sample, so the "
@@ -394,7 +414,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
     # 2. cold-start traces -------------------------------------------------------------------
     teacher_traces = out / "data" / "teacher_traces.jsonl"
-    teach = dict(seed=cfg.seed, strategy=cfg.teacher_strategy, describe=cfg.describe)
+    teach = dict(seed=cfg.seed, strategy=cfg.teacher_strategy, describe=cfg.describe, tally=cfg.tally)
     teacher = generate_teacher_traces(train, teacher_traces, episode, **teach)
     logger.info("teacher: %s", teacher)
     # A share of pairs also gets a no-tool trace over a static frame sample, so the final model
@@ -429,8 +449,12 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
     # 5. stage II: rejection sampling + RFT ---------------------------------------------------
     accepted = out / "rft" / "accepted.jsonl"
-    sampling_episode = episode.model_copy(update={"temperature": 1.0})
-    rs_stats = rejection_sample(train[: cfg.rft_pairs], _judge(sft, sampling_episode, cache), accepted, k=cfg.rft_k)
+    sampling_episode = episode.model_copy(update={"temperature": cfg.sampling_temperature})
+    with Progress(transient=True) as bar:
+        task = bar.add_task("rejection sampling", total=min(cfg.rft_pairs, len(train)))
+        check = ScriptedTeacher(train, episode, **teach).reasoning_agrees if cfg.rft_check_reasoning else None
+        rs_stats = rejection_sample(train[: cfg.rft_pairs], _judge(sft, sampling_episode, cache), accepted, k=cfg.rft_k,
+                                    on_progress=lambda done, total: bar.update(task, completed=done), check=check)  # fmt: skip
     logger.info("rejection sampling: %s", rs_stats)
     rft_data = ([accepted] if accepted.is_file() and accepted.stat().st_size else []) + cold_start
     rft = _sft("rft", str(sft), rft_data, out / "rft" / "train", cfg.rft_steps, cfg.rft_lr, cfg)
@@ -448,7 +472,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         grpo_cfg = GRPOConfig(
             model=ModelConfig(name_or_path=str(rft), freeze_vision=False),
             data=PairsConfig(pairs=str(grpo_pairs)),
-            episode=episode.model_copy(update={"temperature": 1.0, "later_temperature": 0.9}),
+            episode=episode.model_copy(update={"temperature": cfg.sampling_temperature}),
             # The scan's whole call budget is the recipe: no efficiency penalty up to it.
             rewards=RewardConfig(efficiency_free_calls=cfg.max_tool_calls),
             grpo=GRPOSection(group_size=cfg.grpo_group, pairs_per_step=cfg.grpo_pairs_per_step, micro_batch_size=8,

@@ -75,7 +75,7 @@ def test_teach_scan_strategy_and_frame_descriptions(suite: Path, tmp_path: Path)
     result = run(
         ["data", "teach", str(suite), "--out", str(out), "--strategy", "scan", "--describe", "per_frame",
          "--frames-per-video", "16", "--max-calls", "2", "--prompt-style", "compact",
-         "--frame-descriptions", str(frames)],
+         "--tally", "per_video", "--frame-descriptions", str(frames)],
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -83,6 +83,8 @@ def test_teach_scan_strategy_and_frame_descriptions(suite: Path, tmp_path: Path)
     records = [r for _, r in iter_trace_records(out)]
     assert records and all(r["tool_calls"] == 2 and r["meta"]["teacher"]["strategy"] == "scan" for r in records)
     assert records[0]["turn_records"][0]["text"].startswith("<think>Frame 1 (Video 1): ")
+    assert all(r["meta"]["teacher"]["tally"] == "per_video" for r in records)
+    assert "Video 1 has " in records[0]["turn_records"][0]["text"] and "Defects:" not in records[0]["turn_records"][0]["text"]
     described = [r for _, r in iter_trace_records(frames)]
     assert len(described) == 8 and all(len(r["turn_records"]) == 32 for r in described)
 

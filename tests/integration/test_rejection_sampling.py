@@ -86,3 +86,30 @@ def test_killed_run_resumes_without_duplicates_or_losses(pairs, tmp_path):
     # A finished run is a no-op.
     rejection_sample(pairs, Judge(CrashingPolicy(oracle(pairs), crash_after=0), CFG), out, k=4)
     assert _keys(out) == _keys(reference)
+
+
+def test_process_check_rejects_right_answers_reached_by_wrong_reasoning(pairs, tmp_path):
+    """With ``check``, a trace whose answer is right but whose thinking is not the teacher's is counted, not kept."""
+    from vrthinker.policy.teacher import ScriptedTeacher
+
+    cfg = EpisodeConfig(frames_per_video=8, initial_per_video=2, max_tool_calls=1, prompt_style="compact")
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally="per_video")
+
+    def script(req, _n):
+        text = teacher.turn_text(req)
+        if req.episode_key.endswith("#1"):  # same answer, one wrong word in the thinking
+            text = text.replace("Video 2 has ", "Video 2 has VQ, ", 1)
+        return text
+
+    out = tmp_path / "checked.jsonl"
+    stats = rejection_sample(pairs, Judge(ReplayPolicy(script), cfg), out, k=2, check=teacher.reasoning_agrees)
+    # Both samples of a pair answer alike (the teacher's answer: right unless a defect stayed unseen);
+    # only the one that also thinks like the teacher is kept.
+    right = stats["answers_right"]
+    assert right >= 2 and stats["accepted"] == right // 2 and right % 2 == 0
+    assert all(k.endswith("#0") for k in _keys(out)) and len(_keys(out)) == right // 2
+    progress = [json.loads(x) for x in (tmp_path / "checked.jsonl.progress.jsonl").read_text().splitlines()]
+    assert sum(r["answers_right"] for r in progress) == right and sum(r["accepted"] for r in progress) == right // 2
+    # Resuming counts both from the progress file.
+    again = rejection_sample(pairs, Judge(ReplayPolicy(script), cfg), out, k=2, check=teacher.reasoning_agrees)
+    assert (again["answers_right"], again["accepted"]) == (right, right // 2)

@@ -318,6 +318,11 @@ def teach_cmd(
         Literal["grouped", "per_frame"],
         typer.Option("--describe", help="'grouped' sentences per video, or 'per_frame': one sentence per frame."),
     ] = "grouped",
+    tally: Annotated[
+        Literal["closing", "per_video"],
+        typer.Option("--tally", help="Running tally of defects seen so far: 'closing' (one sentence for both videos at "
+                     "the end of the thinking) or 'per_video' (one sentence after each video's frames)."),
+    ] = "closing",
     frame_descriptions: Annotated[
         Path | None,
         typer.Option("--frame-descriptions", help="Also write one-frame description turns (perception warm-up data) here.",
@@ -356,7 +361,7 @@ def teach_cmd(
         pairs = read_pairs(pairs_file)
         stats = generate_teacher_traces(
             pairs, out, config, seed=seed, detour_prob=detour_prob, strategy=strategy, describe=describe,
-            batch_pairs=batch_pairs, resume=resume,
+            tally=tally, batch_pairs=batch_pairs, resume=resume,
         )
         if frame_descriptions is not None:
             stats["frame_descriptions"] = generate_frame_description_traces(

@@ -53,7 +53,8 @@ from vrthinker.episode.config import EpisodeConfig
 from vrthinker.episode.messages import FrameRef, ImagePart, Message, TextPart
 from vrthinker.episode.workspace import frame_label
 from vrthinker.episode.policy import Generation, GenerationRequest, qwen25_visual_tokens
-from vrthinker.episode.protocol import format_tool_call
+from vrthinker.episode.protocol import format_tool_call, parse_turn
+from vrthinker.episode.trajectory import Trajectory
 from vrthinker.video import uniform_frame_indices
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ NOT_IN_VIEW = "The selected frames are not in view, so I answer from what I have
 
 Strategy = Literal["oracle", "scan"]
 DescribeStyle = Literal["grouped", "per_frame"]
+TallyStyle = Literal["per_video", "closing"]
 SCAN_MORE = "Scanning more frames."
 
 
@@ -184,6 +186,11 @@ class ScriptedTeacher:
         describe: ``"grouped"`` (frames of a video showing the same thing share a sentence) or
             ``"per_frame"`` (one short sentence per new frame, in the order shown: a fixed
             layout, easiest for a tiny model to tie each sentence to its image).
+        tally: where the running tally of defects seen so far goes. ``"per_video"``: right after
+            each video's frame sentences, one sentence per video ("Video 2 has VQ."), so the
+            evidence it sums is the few sentences just before it. ``"closing"``: one sentence for
+            both videos closing the thinking ("Defects: Video 1 has VQ; Video 2 has none."); the
+            tiny model then often copied Video 1's value into Video 2's slot (docs/teacher.md).
     """
 
     def __init__(
@@ -195,6 +202,7 @@ class ScriptedTeacher:
         detour_prob: float = 0.2,
         strategy: Strategy = "oracle",
         describe: DescribeStyle = "grouped",
+        tally: TallyStyle = "closing",
     ):
         if not 0.0 <= detour_prob <= 1.0:
             raise ValueError(f"detour_prob must be in [0, 1], got {detour_prob}")
@@ -205,7 +213,10 @@ class ScriptedTeacher:
         self.config = config
         self.detour_prob = detour_prob if strategy == "oracle" else 0.0
         self.strategy = strategy
+        if tally not in get_args(TallyStyle):
+            raise ValueError(f"tally must be one of {get_args(TallyStyle)}, got {tally!r}")
         self.describe = describe
+        self.tally = tally
         self._scan = scan_plan(config) if strategy == "scan" else []
         self.seed = int(seed.integers(2**31)) if isinstance(seed, np.random.Generator) else int(seed)
         self._pairs: dict[str, _PairInfo] = {}
@@ -304,6 +315,18 @@ class ScriptedTeacher:
         run = set(defect.frames)
         return [(video, i) for i, s in enumerate(self._pool_sources(info)) if s in run]
 
+    def _observations(self, info: _PairInfo, frames: Sequence[Frame], observed: Sequence[Defect]) -> str:
+        """What the new frames show, with the per-video tallies after each video's sentences (``tally="per_video"``)."""
+        if self.tally == "closing":
+            return self._describe(info, frames)
+        chunks = []
+        for video in (0, 1):
+            mine = [f for f in frames if f[0] == video]
+            if mine:
+                chunks.append(self._describe(info, mine))
+            chunks.append(self._video_tally(observed, video))
+        return " ".join(chunks)
+
     def _describe(self, info: _PairInfo, frames: Sequence[Frame]) -> str:
         """Grouped observations: frames of one video showing the same defects share a sentence."""
         if self.describe == "per_frame":
@@ -342,13 +365,19 @@ class ScriptedTeacher:
         return " ".join(sentences)
 
     @staticmethod
-    def _tally(observed: Sequence[Defect]) -> str:
+    def _video_defects(observed: Sequence[Defect], video: int) -> str:
+        """``"VQ, MQ"`` or ``"none"``: the dimensions with a defect seen in one video."""
+        dims = [dim for dim in SCORED_DIMENSIONS if any(d.video == _SIDES[video] and d.dimension == dim for d in observed)]
+        return ", ".join(dims) if dims else "none"
+
+    @classmethod
+    def _video_tally(cls, observed: Sequence[Defect], video: int) -> str:
+        return f"Video {video + 1} has {cls._video_defects(observed, video)}."
+
+    @classmethod
+    def _tally(cls, observed: Sequence[Defect]) -> str:
         """Defects per video by dimension: the bridge from perception to the decision."""
-        parts = []
-        for side, name in zip(_SIDES, ("Video 1", "Video 2")):
-            dims = [dim for dim in SCORED_DIMENSIONS if any(d.video == side and d.dimension == dim for d in observed)]
-            parts.append(f"{name} has {', '.join(dims) if dims else 'none'}")
-        return "Defects: " + "; ".join(parts) + "."
+        return "Defects: " + "; ".join(f"Video {v + 1} has {cls._video_defects(observed, v)}" for v in (0, 1)) + "."
 
     @staticmethod
     def _recommend(observed: Sequence[Defect]) -> str:
@@ -448,8 +477,8 @@ class ScriptedTeacher:
         )
 
         think: list[str] = []
-        if new:
-            think.append(self._describe(info, new))
+        if new or self.tally == "per_video":
+            think.append(self._observations(info, new, observed))
         if last_round == turn - 1 and returned and not returned_visible:
             # p = 0: the frames came back as placeholders; say so rather than invent what they show.
             think.append(NOT_IN_VIEW)
@@ -484,11 +513,28 @@ class ScriptedTeacher:
                 return self._call_turn(think, observed, targets, state)
         return self._final(think, observed)
 
+    def reasoning_agrees(self, trajectory: Trajectory) -> bool:
+        """Whether every turn of ``trajectory`` thinks (and recommends) what the teacher would in its place.
+
+        The teacher's thinking is a function of the turn's context (the frames in view, what the
+        earlier turns said), so replaying each context checks the judge's perception (every frame
+        sentence) and its bookkeeping (the tallies), not only its final answer; where it calls is
+        left free. Rejection sampling uses this as a process check: a trace that reaches the right
+        answer through a wrong tally would teach the wrong tally (docs/demo.md).
+        """
+        for turn in trajectory.turns:
+            request = GenerationRequest(messages=turn.context, images=(), max_new_tokens=0, episode_key=trajectory.key)
+            expected = parse_turn(self.turn_text(request), ("select_frames",), lambda text: None)
+            if (turn.parsed.think, turn.parsed.recommend) != (expected.think, expected.recommend):
+                return False
+        return True
+
     def _call_turn(self, think: list[str], observed: Sequence[Defect], frames: Sequence[Frame], state: _EpisodeState) -> str:
         # A running tally in every turn: the final decision then reads the last turn's tally and this
         # turn's frames, instead of gathering sentences spread over all earlier turns.
         # It closes the thinking, right before the recommendation it justifies (as in the final turn).
-        think = [*think, self._tally(observed)]
+        if self.tally == "closing":
+            think = [*think, self._tally(observed)]
         return (
             f"<think>{' '.join(think)}</think>"
             f"<recommend answer>{self._recommend(observed)}</recommend answer>"
@@ -496,7 +542,8 @@ class ScriptedTeacher:
         )
 
     def _final(self, think: list[str], observed: Sequence[Defect]) -> str:
-        think = [*think, self._tally(observed)]
+        if self.tally == "closing":
+            think = [*think, self._tally(observed)]
         return f"<think>{' '.join(think)}</think>{self._answer(observed)}"
 
 
@@ -601,6 +648,7 @@ def generate_teacher_traces(
     detour_prob: float = 0.2,
     strategy: Strategy = "oracle",
     describe: DescribeStyle = "grouped",
+    tally: TallyStyle = "closing",
     batch_pairs: int = 32,
     resume: bool = True,
 ) -> dict[str, Any]:
@@ -636,7 +684,8 @@ def generate_teacher_traces(
             todo.append(pair)
     skipped = sum(p.pair_id in existing for p in pairs)
 
-    teacher = ScriptedTeacher(todo, config, seed, detour_prob=detour_prob, strategy=strategy, describe=describe)
+    teacher = ScriptedTeacher(todo, config, seed, detour_prob=detour_prob, strategy=strategy, describe=describe,
+                              tally=tally)
     judge = Judge(teacher, config)
     written = 0
     turns = calls = with_call = detours = 0
@@ -653,7 +702,7 @@ def generate_teacher_traces(
                 continue
             detoured = teacher.detoured(traj.key)
             traj.meta["teacher"] = {"seed": seed, "detour": detoured, "detour_prob": detour_prob,
-                                    "strategy": strategy, "describe": describe}
+                                    "strategy": strategy, "describe": describe, "tally": tally}
             keep.append(traj)
             turns += len(traj.turns)
             calls += traj.tool_calls

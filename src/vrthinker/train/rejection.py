@@ -2,7 +2,10 @@
 
 A trace is accepted when its format is valid (every turn thinks, no invalid call, a
 complete answer) and **every labelled dimension and Overall** is judged correctly —
-the filter VR-Thinker describes but whose code is not in its repository.
+the filter VR-Thinker describes but whose code is not in its repository. An optional
+process ``check`` (a predicate on the whole trace) can further require that the reasoning
+itself is right, not only the answer: a tiny judge reaches many right answers through a wrong
+intermediate step, and training on those traces teaches the wrong step (docs/demo.md).
 
 The run is append-only and resumable. Two files:
 
@@ -43,16 +46,20 @@ class SamplingStats:
     pairs: int = 0
     samples: int = 0
     accepted: int = 0
+    answers_right: int = 0  # fully correct answers, before the process check
     correct: dict[str, int] | None = None  # per dimension, over samples whose pair has that label
     labelled: dict[str, int] | None = None
     format_ok: int = 0
 
-    def add(self, trajectories: Sequence[Trajectory]) -> None:
+    def add(self, trajectories: Sequence[Trajectory], accepted: Sequence[Trajectory] | None = None) -> None:
         self.correct = self.correct or {d: 0 for d in DIMENSIONS}
         self.labelled = self.labelled or {d: 0 for d in DIMENSIONS}
+        kept = {id(t) for t in accepted} if accepted is not None else None
         for t in trajectories:
             self.samples += 1
-            self.accepted += is_fully_correct(t)
+            right = is_fully_correct(t)
+            self.answers_right += right
+            self.accepted += right if kept is None else id(t) in kept
             self.format_ok += t.format_ok
             for d, v in (t.labels or {}).items():
                 self.labelled[d] += 1
@@ -65,6 +72,7 @@ class SamplingStats:
         self.pairs += 1
         self.samples += record["samples"]
         self.accepted += record["accepted"]
+        self.answers_right += record.get("answers_right", record["accepted"])
         self.format_ok += record.get("format_ok", 0)
         for d in DIMENSIONS:
             self.correct[d] += record["correct"].get(d, 0)
@@ -77,6 +85,7 @@ class SamplingStats:
             "samples": self.samples,
             "accepted": self.accepted,
             "acceptance_rate": self.accepted / self.samples if self.samples else 0.0,
+            "answers_right": self.answers_right,
             "format_ok_rate": self.format_ok / self.samples if self.samples else 0.0,
             "accuracy_per_dim": {
                 d: (self.correct or {})[d] / n for d, n in labelled.items() if n
@@ -122,8 +131,14 @@ def rejection_sample(
     k: int,
     batch_pairs: int = 8,
     on_progress: Callable[[int, int], None] | None = None,
+    check: Callable[[Trajectory], bool] | None = None,
 ) -> dict:
-    """Sample ``k`` episodes per pair with ``judge`` and append the accepted ones to ``out``."""
+    """Sample ``k`` episodes per pair with ``judge`` and append the accepted ones to ``out``.
+
+    Accepted: fully correct (:func:`is_fully_correct`) and, when given, passing ``check``
+    (e.g. :meth:`vrthinker.policy.teacher.ScriptedTeacher.reasoning_agrees`). The stats count
+    both: ``answers_right`` before the check, ``accepted`` after it.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done_pairs(out)
@@ -138,13 +153,15 @@ def rejection_sample(
     for start in range(0, len(todo), batch_pairs):
         chunk = todo[start : start + batch_pairs]
         trajectories = judge.judge_pairs(chunk, samples_per_pair=k)
-        append_traces(out, [t for t in trajectories if is_fully_correct(t)])
+        accepted = [t for t in trajectories if is_fully_correct(t) and (check is None or check(t))]
+        append_traces(out, accepted)
         lines = []
         for pair in chunk:
             pair_stats = SamplingStats()
-            pair_stats.add([t for t in trajectories if t.meta["pair_id"] == pair.pair_id])
+            pair_stats.add([t for t in trajectories if t.meta["pair_id"] == pair.pair_id], accepted)
             record = {
                 "pair_id": pair.pair_id, "samples": pair_stats.samples, "accepted": pair_stats.accepted,
+                "answers_right": pair_stats.answers_right,
                 "format_ok": pair_stats.format_ok, "correct": pair_stats.correct, "labelled": pair_stats.labelled,
             }  # fmt: skip
             stats.merge(record)

@@ -415,6 +415,51 @@ def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs):
                 assert has_defect == (video in seen), (traj.key, turn.text)  # cumulative, never forgets
 
 
+def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pairs):
+    cfg = EpisodeConfig(memory_window=1)
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally="per_video")
+    checked = 0
+    for traj in Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs):
+        seen = {"1": False, "2": False}
+        for turn in traj.turns:
+            think = turn.text.split("</think>")[0]
+            assert "Defects:" not in think  # no closing tally in this style
+            # Video 1's sentences, its tally, then video 2's sentences and its tally, in that order.
+            chunks = re.split(r"(Video [12] has [^.]+\.)", think)
+            tallies = chunks[1::2]
+            assert [t[6] for t in tallies] == ["1", "2"], turn.text
+            for sentences, tally in zip(chunks[0::2], tallies):
+                video = tally[6]
+                assert not re.search(rf"\(Video {3 - int(video)}\)", sentences), turn.text  # its own frames only
+                seen[video] |= bool(re.search(rf"\(Video {video}\): (?!normal)", sentences))
+                assert (tally != f"Video {video} has none.") == seen[video], (traj.key, turn.text)
+                checked += 1
+        assert traj.judgment == dict(traj.labels)  # the answer still follows from what was seen
+    assert checked >= 2 * len(pairs)
+    with pytest.raises(ValueError, match="tally"):
+        ScriptedTeacher(pairs, cfg, 0, tally="inline")
+
+
+@pytest.mark.parametrize("tally", ["closing", "per_video"])
+def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pairs, tally):
+    import dataclasses
+
+    from vrthinker.episode.protocol import parse_turn
+
+    cfg = EpisodeConfig(memory_window=1)
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally=tally)
+    trajs = Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs)
+    assert all(teacher.reasoning_agrees(t) for t in trajs)
+    for traj in trajs:
+        last = traj.turns[-1]
+        wrong = last.text.replace(": normal.", ": heavy noise.", 1)
+        if wrong == last.text:
+            continue
+        # A frame that looks normal described as noisy: perception wrong, even if the answer were right.
+        traj.turns[-1] = dataclasses.replace(last, text=wrong, parsed=parse_turn(wrong, ("select_frames",), lambda t: None))
+        assert not teacher.reasoning_agrees(traj)
+
+
 def test_multi_frame_description_turns_describe_each_frame_in_order(pairs, tmp_path):
     from vrthinker.episode.traces import iter_trace_records, read_segments
     from vrthinker.policy.teacher import generate_frame_description_traces
