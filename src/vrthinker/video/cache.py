@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 from PIL import Image
 
-from .decode import PathLike, VideoInfo, VideoReader, stat_video_file, uniform_frame_indices
+from .decode import PathLike, VideoInfo, VideoReader, frame_to_rgb, stat_video_file, uniform_frame_indices
 from .resize import resize_frame
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def sample_video(
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
 
     def convert(frame: av.VideoFrame) -> Image.Image:
-        rgb = frame.to_ndarray(format="rgb24")  # (H, W, 3)
+        rgb = frame_to_rgb(frame)  # (H, W, 3)
         return resize_frame(rgb, min_pixels, max_pixels, factor)
 
     with VideoReader(path) as reader:

@@ -19,6 +19,7 @@ import logging
 import operator
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from typing import TypeVar
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .errors import PATH_HINT, RANGE_HINT, REENCODE_HINT, VideoError, describe_unopenable_file
 
@@ -92,7 +94,7 @@ def decode_frames(path: PathLike, frame_indices: Sequence[int]) -> list[np.ndarr
     """
     indices = [operator.index(i) for i in frame_indices]
     with VideoReader(path) as reader:
-        decoded = reader.read(indices, _to_rgb)
+        decoded = reader.read(indices, frame_to_rgb)
     frames: list[np.ndarray] = []
     returned: set[int] = set()
     for frame_idx in indices:
@@ -349,8 +351,20 @@ class VideoReader:
         )
 
 
-def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    return frame.to_ndarray(format="rgb24")  # (H, W, 3) uint8
+_reformatters = threading.local()
+
+
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """``frame`` as an (H, W, 3) uint8 RGB array: ``frame.to_ndarray(format="rgb24")``, only faster.
+
+    ``to_ndarray(format=...)`` builds a new swscale context for every frame, which costs
+    ~10x the conversion of a small frame; one ``VideoReformatter`` per thread keeps its
+    context cached across frames of the same size and format (same pixels, tested).
+    """
+    reformatter = getattr(_reformatters, "instance", None)
+    if reformatter is None:
+        reformatter = _reformatters.instance = VideoReformatter()
+    return reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 
 def _build_index(path: str, container: av.container.InputContainer, stream: av.VideoStream) -> _FrameIndex:

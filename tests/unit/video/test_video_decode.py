@@ -237,3 +237,25 @@ def test_video_package_imports_no_torch_or_transformers():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_frame_to_rgb_equals_to_ndarray_across_sizes_formats_and_threads(real_videos, clips):
+    """One cached reformatter per thread: the same pixels as PyAV's per-frame conversion, whatever came before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vrthinker.video.decode import frame_to_rgb
+
+    paths = [real_videos / "example_3_B.mp4", clips.write("vp9.webm", num_frames=6, gop=3, codec="libvpx-vp9"),
+             real_videos / "example_2_A.mp4", clips.write("small.mp4", num_frames=6, gop=3)]
+
+    def check(path):
+        with av.open(str(path)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                np.testing.assert_array_equal(frame_to_rgb(frame), frame.to_ndarray(format="rgb24"))
+                if i == 5:
+                    break
+        return True
+
+    assert all(check(p) for p in paths + paths[::-1])  # sizes change back and forth in one thread
+    with ThreadPoolExecutor(3) as pool:
+        assert all(pool.map(check, paths * 2))
