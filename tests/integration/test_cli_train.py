@@ -43,6 +43,20 @@ def test_sample_cli_resumes_without_duplicates(pairs, tmp_path):
     assert again == full and len(out.with_name(out.name + ".progress.jsonl").read_text().splitlines()) == 4
 
 
+def test_sample_cli_check_reasoning(pairs, tmp_path):
+    out = tmp_path / "checked.jsonl"
+    stats = json.loads(run("sample", "--model", "tiny", "--data", str(pairs), "--out", str(out), "--k", "1",
+                           "--max-new-tokens", "8", "--check-reasoning", "--json", *SMALL).stdout)  # fmt: skip
+    assert stats["samples"] == 4 and stats["accepted"] <= stats["answers_right"]
+    # Pairs without synthetic meta cannot be checked: said before any model is loaded.
+    native = Path(pairs).with_name("plain.jsonl")  # beside the videos it names
+    lines = [json.loads(x) for x in Path(pairs).read_text().splitlines()]
+    native.write_text("".join(json.dumps({**x, "meta": {}}) + "\n" for x in lines))
+    proc = subprocess.run([VRTHINKER, "sample", "--model", "tiny", "--data", str(native), "--out", str(out),
+                           "--check-reasoning", *SMALL], capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
+    assert proc.returncode == 2 and "--check-reasoning" in proc.stderr and "syn-" in proc.stderr
+
+
 def test_train_rft_then_grpo_cli(pairs, tmp_path):
     traces = tmp_path / "traces.jsonl"
     run("data", "teach", str(pairs), "--out", str(traces), "--max-calls", "1", *SMALL)

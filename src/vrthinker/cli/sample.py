@@ -19,7 +19,10 @@ from vrthinker.cli import app
         "whose every labelled dimension and Overall judgment is right, and append them to --out (the input of "
         "`vrthinker train rft`). Prints acceptance and accuracy per dimension.\n\n"
         "The run is resumable: kill it and run the same command again; it continues with the pairs not yet "
-        "finished, with no duplicates and nothing lost (progress is kept in OUT.progress.jsonl)."
+        "finished, with no duplicates and nothing lost (progress is kept in OUT.progress.jsonl).\n\n"
+        "On synthetic pairs, --check-reasoning also requires every turn to think what the scripted teacher "
+        "would in its place (right frame sentences and tallies), not only a right answer; give the teacher "
+        "settings the model was trained with (`vrthinker data teach`)."
     ),
     epilog="Example:\n\n  vrthinker sample --model runs/sft_tiny/checkpoint-600 --data runs/synth/pairs.jsonl --k 4 --out runs/rft/accepted.jsonl",
 )
@@ -41,6 +44,12 @@ def sample(
     batch_pairs: int = typer.Option(8, "--batch-pairs", min=1, help="Pairs per batched rollout (and per progress record)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+    check_reasoning: bool = typer.Option(
+        False, "--check-reasoning", help="Synthetic pairs only: keep a trace only if its reasoning is the teacher's too."
+    ),
+    teacher_strategy: str = typer.Option("scan", "--teacher-strategy", help="With --check-reasoning: 'scan' or 'oracle'."),
+    teacher_describe: str = typer.Option("per_frame", "--teacher-describe", help="With --check-reasoning: 'per_frame' or 'grouped'."),
+    teacher_tally: str = typer.Option("per_video", "--teacher-tally", help="With --check-reasoning: 'per_video' or 'closing'."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
     import torch
@@ -62,6 +71,17 @@ def sample(
     except DataError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
+    check = None
+    if check_reasoning:
+        from vrthinker.policy.teacher import ScriptedTeacher, TeacherError
+
+        try:
+            teacher = ScriptedTeacher(pairs, config, seed, strategy=teacher_strategy, describe=teacher_describe,
+                                      tally=teacher_tally)  # type: ignore[arg-type]  # fmt: skip
+        except (TeacherError, ValueError) as err:
+            typer.echo(f"error: --check-reasoning: {err}", err=True)
+            raise typer.Exit(2) from None
+        check = teacher.reasoning_agrees
     torch.manual_seed(seed)
     try:
         loaded = load_model(model, device=device)
@@ -78,7 +98,7 @@ def sample(
         try:
             stats = rejection_sample(
                 pairs, judge, out, k=k, batch_pairs=batch_pairs,
-                on_progress=lambda done, total: bar.update(task, completed=done),
+                on_progress=lambda done, total: bar.update(task, completed=done), check=check,
             )  # fmt: skip
         except VideoError as err:
             typer.echo(f"error: {err}", err=True)
@@ -89,6 +109,7 @@ def sample(
     typer.echo(
         f"{stats['pairs']} pairs, {stats['samples']} samples, {stats['accepted']} accepted "
         f"({100 * stats['acceptance_rate']:.1f}%), format ok {100 * stats['format_ok_rate']:.1f}%"
+        + (f"; {stats['answers_right']} answered right, {stats['accepted']} of them reasoned right" if check else "")
     )
     for dim, acc in stats["accuracy_per_dim"].items():
         typer.echo(f"  {dim:8s} correct in {100 * acc:.1f}% of samples")
