@@ -71,8 +71,9 @@ def test_grpo_runs_and_logs_every_part(start, tmp_path):
                 "rollout/accuracy/Overall", "rollout/tool_call_rate", "rollout/invalid_call_rate",
                 "rollout/frames_viewed", "rollout/tokens_per_trajectory", "rollout/visual_tokens_in_context",
                 "rollout/groups_filtered", "rollout/replay_share", "train/loss", "train/entropy",
-                "train/clip_frac_high", "eval/accuracy/Overall", "eval/reward"):
+                "train/clip_frac_high", "eval/accuracy/Overall", "eval/reward", "time/rollout_s", "time/update_s"):
         assert key in last, key
+    assert last["time/rollout_s"] + last["time/update_s"] == pytest.approx(last["time/step_s"])
     assert any(r.get("train/samples", 0) > 0 for r in rows)  # some groups had non-zero advantages
     assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
 

@@ -296,6 +296,7 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
             if g.dynamic_sampling != "drop_refill" or len(kept) >= g.pairs_per_step or rounds > g.max_refill_rounds:
                 break
         samples = [Sample(t, float(a), step) for group, adv in kept for t, a in zip(group, adv)]
+        t_rollouts = time.perf_counter()
 
         # 5. behaviour log-probs, before any update (replayed samples keep the ones stored with them).
         # With one on-policy update per rollout they equal the update's own log-probs (detached),
@@ -353,6 +354,7 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
 
         # 8. metrics, evaluation, checkpoints ----------------------------------------------------
         record = rollout_metrics(all_groups, all_rewards)
+        t_end = time.perf_counter()
         tok = max(loss_metrics["tokens"], 1.0)
         record.update({
             "train/loss": loss_metrics["loss"] / max(g.num_iterations, 1),
@@ -368,7 +370,9 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
             "rollout/groups_kept": len(kept),
             "rollout/replay_share": sum(s.replayed for s in samples) / max(len(samples), 1),
             "rollout/rethink_kept": rethink_kept,
-            "time/step_s": time.perf_counter() - t0,
+            "time/step_s": t_end - t0,
+            "time/rollout_s": t_rollouts - t0,  # rollouts, rethinking, rewards, refills
+            "time/update_s": t_end - t_rollouts,  # behaviour log-probs, replay, update(s)
         })  # fmt: skip
         if g.kl_coef > 0:
             record["train/kl"] = loss_metrics["kl_sum"] / tok
