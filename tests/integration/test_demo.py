@@ -32,6 +32,8 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     for arm in ("with_tools", "static_frames"):
         assert {"accuracy_overall", "visual_tokens_per_judgment"} <= set(results["ablation"][arm])
     assert results["wall_seconds"] > 0
+    rs = results["rejection_sampling"]  # answer-right samples, then those that also reasoned like the teacher
+    assert rs["samples"] > 0 and 0 <= rs["accepted"] <= rs["answers_right"] <= rs["samples"]
     for name in ("untrained", "sft", "rft", "grpo", "static"):
         report = out / "eval" / name
         assert (report / "metrics.json").is_file() and (report / "plots").is_dir()
