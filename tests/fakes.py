@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
+from typing import Callable, Iterator
 
 from PIL import Image
 
@@ -50,3 +55,41 @@ def make_label_traces(directory, num_pairs: int = 8, seed: int = 0):
     path = directory / "traces.jsonl"
     append_traces(path, Judge(ReplayPolicy(scripts), config).judge_pairs(pairs))
     return path
+
+
+@contextmanager
+def openai_server(reply: Callable[[dict], str]) -> Iterator[SimpleNamespace]:
+    """A local OpenAI-compatible chat-completions server (real HTTP on 127.0.0.1) answering ``reply(body)``.
+
+    Model ``"broken"`` gets HTTP 500. Yields ``url`` (the ``/v1`` base) and ``received`` (request bodies).
+    """
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append(body)
+            if body["model"] == "broken":
+                self.send_response(500)
+                self.end_headers()
+                self.wfile.write(b"boom")
+                return
+            out = {"choices": [{"message": {"content": reply(body)}, "finish_reason": "stop"}],
+                   "usage": {"prompt_tokens": 100, "completion_tokens": 20}}
+            data = json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_port}/v1", received=received)
+    finally:
+        httpd.shutdown()

@@ -54,3 +54,28 @@ def test_judge_errors_are_clear(tmp_path, repo_root):
     assert proc.returncode == 2 and "must be >= 0" in proc.stderr
     proc = run_judge(["--model", "/no/such/model", "--prompt", "x", str(bad), str(bad)], repo_root)
     assert proc.returncode == 2 and "not found" in proc.stderr
+
+
+def test_judge_through_an_openai_compatible_endpoint(shared_benchmarks, tmp_path, repo_root):
+    from fakes import openai_server
+
+    videos = shared_benchmarks / "videoalign-example" / "videos"
+    call = ('<think>look closer</think><recommend answer>TA: 1, VQ: 1, MQ: 0, Overall: 1</recommend answer>'
+            '<tool_call>{"name": "select_frames", "arguments": {"target_frames": [3, 20]}}</tool_call>')
+    answer = "<think>seen</think><answer>\nTA: 1\nVQ: 1\nMQ: 0\nOverall: 2\n</answer>"
+    args = ["--prompt", "A cat runs across a field", str(videos / "example_3_A.mp4"), str(videos / "example_3_B.mp4"),
+            "--frames-per-video", "16", "--json"]
+    with openai_server(lambda body: call if len(body["messages"]) == 2 else answer) as server:
+        proc = run_judge(["--endpoint", server.url, "--model", "served-judge", *args], repo_root)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        assert out["judgment"] == {"TA": "A", "VQ": "A", "MQ": "tie", "Overall": "B"}
+        assert out["tool_calls"] == 1 and out["turns"] == 2
+        assert [b["model"] for b in server.received] == ["served-judge", "served-judge"]
+        images = [c for m in server.received[1]["messages"] if isinstance(m["content"], list)
+                  for c in m["content"] if c["type"] == "image_url"]
+        assert len(images) == 8 + 2  # the initial view and the two selected frames, as data URLs
+        failed = run_judge(["--endpoint", server.url, "--model", "broken", *args], repo_root)
+        assert failed.returncode == 1 and "HTTP 500" in failed.stderr and "Traceback" not in failed.stderr
+    gone = run_judge(["--endpoint", server.url, "--model", "served-judge", *args], repo_root)  # server stopped
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 
 import pytest
+from fakes import openai_server
 from PIL import Image
 
 from vrthinker.episode import EpisodeConfig, EpisodeJob, SelectFrames, VideoPreferenceTask, run_episodes
@@ -20,35 +18,8 @@ ANSWER = "<think>b</think><answer>\nTA: 1\nVQ: 1\nMQ: 2\nOverall: 1\n</answer>"
 
 @pytest.fixture
 def server():
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            received.append(body)
-            if body["model"] == "broken":
-                self.send_response(500)
-                self.end_headers()
-                self.wfile.write(b"boom")
-                return
-            text = CALL if len(body["messages"]) == 2 else ANSWER
-            out = {"choices": [{"message": {"content": text}, "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 100, "completion_tokens": 20}}
-            data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_port}/v1", received=received)
-    httpd.shutdown()
+    with openai_server(lambda body: CALL if len(body["messages"]) == 2 else ANSWER) as fake:
+        yield fake
 
 
 def _workspace():
