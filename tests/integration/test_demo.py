@@ -45,7 +45,7 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert warmup == results["warmup"]
     first = warmup["attempts"][0]
     reached = min(first["defect_frames"], first["clean_frames"]) >= 0.95
-    assert [a["seed"] for a in warmup["attempts"]] == ([0] if reached else [0, 1])
+    assert [a["seed"] for a in warmup["attempts"]] == ([1] if reached else [1, 2])  # from the default seed 1
     assert all((Path(a["checkpoint"]).parent / "DONE").is_file() and a["defect_frames_n"] > 0 for a in warmup["attempts"])
     assert warmup["chosen"] in {a["checkpoint"] for a in warmup["attempts"]}
     sft_config = (out / "sft" / "config.yaml").read_text()

@@ -26,7 +26,12 @@ from vrthinker.cli import app
 def demo(
     out: str = typer.Option("runs/demo", "--out", "-o", help="Output directory."),
     fast: bool = typer.Option(False, "--fast", help="Small sizes: minutes, for CI and a first look."),
-    seed: int = typer.Option(0, "--seed", help="Seed of data, training and sampling."),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", help="Seed of the warm-up, training and sampling (default 1, see docs/demo.md).", show_default=False
+    ),
+    data_seed: Optional[int] = typer.Option(
+        None, "--data-seed", help="Seed of the synthetic suites and the teacher's data (default 0).", show_default=False
+    ),
     sft_steps: Optional[int] = typer.Option(None, "--sft-steps", min=1, help="Override stage I steps."),
     grpo_steps: Optional[int] = typer.Option(None, "--grpo-steps", min=1, help="Override stage III steps."),
     as_json: bool = typer.Option(False, "--json", help="Print demo_results.json instead of the table."),
@@ -36,7 +41,11 @@ def demo(
 
     from vrthinker.demo import TABLE_HEADER, DemoConfig, results_table, run_demo
 
-    overrides = {"out": out, "seed": seed}
+    overrides: dict = {"out": out}
+    if seed is not None:
+        overrides["seed"] = seed
+    if data_seed is not None:
+        overrides["data_seed"] = data_seed
     if sft_steps is not None:
         overrides["sft_steps"] = sft_steps
     if grpo_steps is not None:
