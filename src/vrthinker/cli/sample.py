@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -47,9 +47,11 @@ def sample(
     check_reasoning: bool = typer.Option(
         False, "--check-reasoning", help="Synthetic pairs only: keep a trace only if its reasoning is the teacher's too."
     ),
-    teacher_strategy: str = typer.Option("scan", "--teacher-strategy", help="With --check-reasoning: 'scan' or 'oracle'."),
-    teacher_describe: str = typer.Option("per_frame", "--teacher-describe", help="With --check-reasoning: 'per_frame' or 'grouped'."),
-    teacher_tally: str = typer.Option("per_video", "--teacher-tally", help="With --check-reasoning: 'per_video' or 'closing'."),
+    # Defaults: the demo's teacher (`DemoConfig`). An oracle teacher's detours are drawn per episode key, so
+    # sampled episodes (keys pair#k) cannot be checked against it reliably: scan is the strategy to check.
+    teacher_strategy: Literal["scan", "oracle"] = typer.Option("scan", "--teacher-strategy", help="With --check-reasoning: 'scan' or 'oracle'."),
+    teacher_describe: Literal["per_frame", "grouped"] = typer.Option("per_frame", "--teacher-describe", help="With --check-reasoning: 'per_frame' or 'grouped'."),
+    teacher_tally: Literal["closing", "per_video"] = typer.Option("closing", "--teacher-tally", help="With --check-reasoning: 'closing' or 'per_video'."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
     import torch
@@ -77,7 +79,7 @@ def sample(
 
         try:
             teacher = ScriptedTeacher(pairs, config, seed, strategy=teacher_strategy, describe=teacher_describe,
-                                      tally=teacher_tally)  # type: ignore[arg-type]  # fmt: skip
+                                      tally=teacher_tally)  # fmt: skip
         except (TeacherError, ValueError) as err:
             typer.echo(f"error: --check-reasoning: {err}", err=True)
             raise typer.Exit(2) from None

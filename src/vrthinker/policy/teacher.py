@@ -210,11 +210,11 @@ class ScriptedTeacher:
             raise ValueError(f"strategy must be one of {get_args(Strategy)}, got {strategy!r}")
         if describe not in get_args(DescribeStyle):
             raise ValueError(f"describe must be one of {get_args(DescribeStyle)}, got {describe!r}")
+        if tally not in get_args(TallyStyle):
+            raise ValueError(f"tally must be one of {get_args(TallyStyle)}, got {tally!r}")
         self.config = config
         self.detour_prob = detour_prob if strategy == "oracle" else 0.0
         self.strategy = strategy
-        if tally not in get_args(TallyStyle):
-            raise ValueError(f"tally must be one of {get_args(TallyStyle)}, got {tally!r}")
         self.describe = describe
         self.tally = tally
         self._scan = scan_plan(config) if strategy == "scan" else []

@@ -51,15 +51,15 @@ class SamplingStats:
     labelled: dict[str, int] | None = None
     format_ok: int = 0
 
-    def add(self, trajectories: Sequence[Trajectory], accepted: Sequence[Trajectory] | None = None) -> None:
+    def add(self, trajectories: Sequence[Trajectory], accepted: Sequence[Trajectory]) -> None:
+        """Count ``trajectories``; ``accepted`` are the ones kept (fully correct and past the check)."""
         self.correct = self.correct or {d: 0 for d in DIMENSIONS}
         self.labelled = self.labelled or {d: 0 for d in DIMENSIONS}
-        kept = {id(t) for t in accepted} if accepted is not None else None
+        kept = {id(t) for t in accepted}
         for t in trajectories:
             self.samples += 1
-            right = is_fully_correct(t)
-            self.answers_right += right
-            self.accepted += right if kept is None else id(t) in kept
+            self.answers_right += is_fully_correct(t)
+            self.accepted += id(t) in kept
             self.format_ok += t.format_ok
             for d, v in (t.labels or {}).items():
                 self.labelled[d] += 1
