@@ -50,6 +50,13 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert warmup["chosen"] in {a["checkpoint"] for a in warmup["attempts"]}
     sft_config = (out / "sft" / "config.yaml").read_text()
     assert "warmup" in sft_config  # stage I starts from the perception warm-up, not from random init
+    import yaml
+
+    grpo_episode = yaml.safe_load((out / "grpo" / "config.yaml").read_text())["episode"]
+    assert grpo_episode["temperature"] == 0.7 and grpo_episode["later_temperature"] is None  # sampling_temperature
+    assert json.loads((out / "demo_config.json").read_text())["data_seed"] == 0  # data apart from the training seed
+    first_pair = json.loads((out / "data" / "train" / "pairs.jsonl").read_text().splitlines()[0])
+    assert first_pair["meta"]["seed"] == 0
     assert "Held-out accuracy" in proc.stdout
     png = screenshot(out / "index.html", tmp_path / "index.png", height=900)
     assert png.stat().st_size > 5000
