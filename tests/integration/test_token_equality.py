@@ -100,3 +100,24 @@ def test_sampled_completion_ids_are_trained_verbatim(real_vocab_model):
     batch = collate_segments(traj.segments(), real_vocab_model.processor)
     labelled = batch.labels[0][batch.labels[0] != IGNORE_INDEX].tolist()
     assert labelled == list(turn.completion_ids)
+
+
+@pytest.mark.parametrize("name", ["tiny-real-vocab", "tiny-qwen3"])
+def test_training_forward_needs_no_attention_mask(name):
+    """Batches are right-padded and the decoder causal: the mask-free forward pass the trainers run
+    (``Batch.model_inputs``) gives every real token the logits of the masked one."""
+    loaded = load_model(name)
+    loaded.processor.min_pixels, loaded.processor.max_pixels = 28 * 28 * 4, 28 * 28 * 64
+    config = EpisodeConfig(frames_per_video=16, memory_window=1, max_tool_calls=3, max_images=100)
+    [traj] = run_episodes(
+        [EpisodeJob("p", _workspace())], ReplayPolicy([call(20, 24), call(3, 30, 31), ANSWER]), VideoPreferenceTask(),
+        [SelectFrames()], config,
+    )
+    batch = collate_segments(traj.segments(), loaded.processor)
+    real = batch.attention_mask.bool()
+    assert not real.all(), "the check needs padding"
+    assert "attention_mask" not in batch.model_inputs()
+    with torch.no_grad():
+        free = loaded.model(**batch.model_inputs()).logits
+        masked = loaded.model(**batch.model_inputs(), attention_mask=batch.attention_mask).logits
+    torch.testing.assert_close(free[real], masked[real])

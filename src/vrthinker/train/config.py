@@ -142,6 +142,12 @@ class TrainConfig(_Section):
     )
     epochs: int = Field(1, ge=1, description="Passes over the segments when max_steps is null.")
     seed: int = Field(0, description="Seeds the data order (a function of seed and epoch), RNGs and tiny-model init.")
+    group_by_length: bool = Field(
+        False,
+        description="Batch segments of similar length: each window of 16 global batches of the shuffled data is "
+        "sorted by length before it is cut into steps (transformers' group_by_length). Multi-turn segments range "
+        "from one turn's context to four; grouped, the demo's SFT step was 1.6x faster (benchmarks/sft_step.py).",
+    )
     precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast (accelerate mixed precision).")
     save_every: int = Field(500, ge=1, description="Write a checkpoint every this many optimizer steps (and at the end).")
     log_every: int = Field(10, ge=1, description="Log to console and metrics.jsonl every this many steps.")

@@ -42,12 +42,12 @@ from accelerate.utils import set_seed
 
 from vrthinker.data import load_pairs
 from vrthinker.data.schema import DIMENSIONS, PreferencePair
-from vrthinker.episode import Trajectory, VideoPreferenceTask
+from vrthinker.episode import Segment, Trajectory, VideoPreferenceTask
 from vrthinker.policy.hf import HFPolicy
 from vrthinker.policy.judge import Judge
 from vrthinker.train.advantages import group_advantages, is_uniform
 from vrthinker.train.checkpoint import CONFIG_NAME, TrainerState, find_latest, load_trainer_state, save_checkpoint
-from vrthinker.train.collate import IGNORE_INDEX, Batch, collate_segments
+from vrthinker.train.collate import IGNORE_INDEX, Batch, approx_length, collate_segments
 from vrthinker.train.config import ConfigError
 from vrthinker.train.curves import plot_curves
 from vrthinker.train.grpo_config import GRPOConfig
@@ -137,7 +137,7 @@ def _batch_logprobs(model: torch.nn.Module, batch: Batch, with_entropy: bool = F
 @torch.no_grad()
 def attach_old_logprobs(model: torch.nn.Module, samples: Sequence[Sample], processor: Any, micro: int, device) -> None:
     """Behaviour log-probs of fresh samples, computed once before the update (the reference does the same)."""
-    todo = [(s, i, seg) for s in samples if s.old_logprobs is None for i, seg in enumerate(s.trajectory.segments())]
+    todo = _by_length([(s, i, seg) for s in samples if s.old_logprobs is None for i, seg in enumerate(s.trajectory.segments())])
     for s in samples:
         if s.old_logprobs is None:
             s.old_logprobs = [None] * len(s.trajectory.turns)  # type: ignore[list-item]
@@ -153,8 +153,18 @@ def attach_old_logprobs(model: torch.nn.Module, samples: Sequence[Sample], proce
     model.train(was_training)
 
 
+def _by_length(items: list[tuple[Sample, int, Segment]]) -> list[tuple[Sample, int, Segment]]:
+    """Items sorted by segment length, longest first.
+
+    A trajectory's turns range from one turn's context to the whole episode; cut in trajectory
+    order, each micro-batch would be padded to its longest turn. The step's loss is a sum over
+    all micro-batches, so their composition does not change the gradient, only the padding.
+    """
+    return sorted(items, key=lambda item: -approx_length(item[2].messages, item[2].completion))
+
+
 def _micro_batches(samples: Sequence[Sample], processor: Any, micro: int):
-    items = [(s, i, seg) for s in samples for i, seg in enumerate(s.trajectory.segments(weight=s.advantage))]
+    items = _by_length([(s, i, seg) for s in samples for i, seg in enumerate(s.trajectory.segments(weight=s.advantage))])
     for start in range(0, len(items), micro):
         chunk = items[start : start + micro]
         batch = collate_segments([seg for _, _, seg in chunk], processor)

@@ -39,6 +39,7 @@ import yaml
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.utils import set_seed
 
+from vrthinker.episode.messages import Message
 from vrthinker.episode.traces import iter_trace_records, read_segment
 from vrthinker.episode.trajectory import Segment
 from vrthinker.policy.models import LoadedModel, load_model
@@ -49,7 +50,7 @@ from vrthinker.train.checkpoint import (
     load_trainer_state,
     save_checkpoint,
 )
-from vrthinker.train.collate import IGNORE_INDEX, Batch, collate_segments
+from vrthinker.train.collate import IGNORE_INDEX, Batch, approx_length, collate_segments
 from vrthinker.train.config import ConfigError, SFTConfig
 from vrthinker.train.logging import MetricsWriter
 from vrthinker.train.optim import build_optimizer, lr_at
@@ -77,10 +78,12 @@ class TraceSegments:
         self.cache = FrameCache(max_entries=cache_size)
         self.records: list[dict[str, Any]] = []
         self.index: list[tuple[int, int]] = []  # (record, turn) per segment
+        self.lengths: list[int] = []  # approximate tokens per segment (grouping by length)
         for path in paths:
             for _, record in iter_trace_records(path):
-                for turn in range(len(record.get("turn_records", []))):
+                for turn, t in enumerate(record.get("turn_records", [])):
                     self.index.append((len(self.records), turn))
+                    self.lengths.append(approx_length([Message.from_json(m) for m in t.get("context", [])], t.get("text", "")))
                 self.records.append(record)
 
     def __len__(self) -> int:
@@ -91,9 +94,31 @@ class TraceSegments:
         return read_segment(self.records[record_idx], turn, self.cache)
 
 
-def epoch_order(num_segments: int, seed: int, epoch: int) -> np.ndarray:
-    """The segment order of ``epoch``: a permutation determined by (seed, epoch) alone."""
-    return np.random.default_rng([seed, epoch]).permutation(num_segments)
+def epoch_order(
+    num_segments: int, seed: int, epoch: int, *, lengths: Sequence[int] | None = None, global_batch: int = 1,
+    group_batches: int = 16,
+) -> np.ndarray:
+    """The segment order of ``epoch``: a permutation determined by (seed, epoch) (and ``lengths``) alone.
+
+    With ``lengths`` (grouping by length), each run of ``group_batches`` global batches of the
+    random permutation is sorted by length and cut into global batches, and the batches are
+    shuffled: every step still draws its segments at random from a window of the data, but
+    they have similar lengths, so little of a padded batch is padding. This is what
+    transformers' ``group_by_length`` sampler does (megabatches sorted by length).
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(num_segments)
+    if lengths is None:
+        return order
+    if len(lengths) != num_segments:
+        raise ValueError(f"lengths has {len(lengths)} entries for {num_segments} segments")
+    size = np.asarray(lengths)
+    window = global_batch * group_batches
+    chunks = np.split(order, range(window, num_segments, window))
+    grouped = np.concatenate([chunk[np.argsort(-size[chunk], kind="stable")] for chunk in chunks])
+    full = num_segments - num_segments % global_batch
+    batches = grouped[:full].reshape(-1, global_batch)[rng.permutation(full // global_batch)]
+    return np.concatenate([batches.reshape(-1), grouped[full:]])
 
 
 def micro_batch_indices(
@@ -321,7 +346,8 @@ def train_sft(config: SFTConfig, *, resume: bool | None = None) -> Path:
     with _Progress(enabled=main, total=total_steps, start=step) as progress:
         while step < end_step:
             epoch, position = divmod(step, steps_per_epoch)
-            order = epoch_order(len(segments), cfg_t.seed, epoch)
+            order = epoch_order(len(segments), cfg_t.seed, epoch, global_batch=global_batch,
+                                lengths=segments.lengths if cfg_t.group_by_length else None)
             micro = [
                 collate_segments([segments[i] for i in idx], processor).to(accelerator.device)
                 for idx in micro_batch_indices(

@@ -143,3 +143,20 @@ def test_ssr_fills_from_earlier_samples_only():
     again = SelectiveSampleReplay(capacity=3, seed=99)
     again.load_state_dict(state)
     assert [s.item for s in again.select([], [], 5, 3)] == [s.item for s in ssr.select([], [], 5, 3)]
+
+
+def test_update_micro_batches_group_segments_of_similar_length():
+    from vrthinker.episode import Message, Segment
+    from vrthinker.train.collate import approx_length
+    from vrthinker.train.grpo import _by_length
+
+    def seg(turns):  # a turn-``turns`` segment: its context holds the earlier turns
+        messages = tuple(Message.text("assistant", "x" * 400) for _ in range(turns))
+        return Segment(messages=messages, images=(), completion="y" * 100)
+
+    items = [(f"traj{t}", i, seg(i + 1)) for t in range(3) for i in range(4)]  # trajectory order: 1,2,3,4,1,2,...
+    ordered = _by_length(items)
+    assert sorted(ordered, key=str) == sorted(items, key=str)
+    sizes = [approx_length(s.messages, s.completion) for _, _, s in ordered]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+    assert [i for _, i, _ in ordered[:3]] == [3, 3, 3]  # the three trajectories' last turns together

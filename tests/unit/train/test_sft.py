@@ -65,6 +65,35 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
     assert not np.array_equal(a, epoch_order(10, seed=1, epoch=0))
 
 
+def test_grouping_by_length_keeps_a_seeded_permutation_of_similar_length_batches():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(100, 1500, size=1000).tolist()
+    kw = dict(lengths=lengths, global_batch=8, group_batches=16)
+    grouped = epoch_order(1000, seed=0, epoch=0, **kw)
+    assert sorted(grouped.tolist()) == list(range(1000))
+    assert np.array_equal(grouped, epoch_order(1000, seed=0, epoch=0, **kw))
+    assert not np.array_equal(grouped, epoch_order(1000, seed=0, epoch=1, **kw))
+
+    def padding(order):  # share of a padded batch that is padding, over the epoch's full batches
+        batches = np.asarray(lengths)[order[:1000]].reshape(-1, 8)
+        return 1 - batches.sum() / (batches.max(1) * 8).sum()
+
+    plain = epoch_order(1000, seed=0, epoch=0)
+    assert padding(grouped) < padding(plain) / 4
+    # Every batch still comes from one window of 128 consecutive segments of the plain permutation.
+    position = {int(i): k for k, i in enumerate(plain)}
+    for batch in grouped.reshape(-1, 8):
+        assert len({position[int(i)] // 128 for i in batch}) == 1
+    # The batches are shuffled: the epoch does not run longest to shortest window by window.
+    firsts = np.asarray(lengths)[grouped.reshape(-1, 8)[:16, 0]]
+    assert not np.all(np.diff(firsts) <= 0)
+
+
+def test_grouping_by_length_checks_the_lengths():
+    with pytest.raises(ValueError, match="lengths has 3 entries for 4 segments"):
+        epoch_order(4, seed=0, epoch=0, lengths=[1, 2, 3])
+
+
 def test_micro_batches_partition_the_step_for_any_split():
     order = np.arange(100, 124)  # 24 segments, global batch 8 -> step 1 owns 108..115
     one = micro_batch_indices(order, 1, batch_size=8, grad_accum=1, world_size=1, rank=0)

@@ -1,0 +1,123 @@
+"""SFT forward+backward time on multi-turn traces: padded batches with an attention mask vs vrthinker's batching.
+
+Three ways to run the same steps (forward and backward; the optimizer step is the same for all) of the tiny Qwen2.5-VL on the
+scripted teacher's traces of a synthetic suite (the demo's trace format: 32 frames per clip,
+4 initial frames per video, 3 calls of 8 frames, window p = 1):
+
+- ``baseline``: random batches of 8 segments, right-padded, attention mask passed (what
+  vrthinker did before 2026-11-30, and what a HF ``Trainer`` with a padding collator does);
+- ``mask_free``: the same batches without the mask (``Batch.model_inputs``: right padding
+  under a causal decoder needs none; the logits of real tokens are identical);
+- ``grouped``: mask-free, and batches drawn by ``epoch_order(..., lengths=...)``
+  (``train.group_by_length``: similar lengths share a step).
+
+The three take turns step by step (baseline first), on the same fixed weights, so a busy machine
+slows them alike; the median seconds per step and the tokens (padding included) per step are
+reported.
+
+    .venv/bin/python benchmarks/sft_step.py --out benchmarks/results/sft_step.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+
+from vrthinker.data import read_pairs
+from vrthinker.episode import EpisodeConfig
+from vrthinker.policy.models import load_model
+from vrthinker.policy.teacher import generate_teacher_traces
+from vrthinker.train.collate import collate_segments
+from vrthinker.train.sft import TraceSegments, completion_loss_sum, epoch_order
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=64, help="Synthetic pairs (one teacher trace each).")
+    parser.add_argument("--steps", type=int, default=12, help="Timed steps per method (after 2 warm-up steps).")
+    parser.add_argument("--batch-size", type=int, default=8, help="Segments per step.")
+    parser.add_argument("--out", type=Path, default=None, help="Write the JSON results here.")
+    args = parser.parse_args()
+
+    from vrthinker.data.synthetic import generate_suite
+
+    torch.manual_seed(0)
+    loaded = load_model("tiny")
+    model, processor = loaded.model, loaded.processor
+    episode = EpisodeConfig(frames_per_video=32, initial_per_video=4, memory_window=1, max_tool_calls=3,
+                            max_new_tokens=200, prompt_style="compact")  # fmt: skip
+    processor.min_pixels, processor.max_pixels = episode.min_pixels, episode.max_pixels
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_suite(tmp, num_pairs=args.pairs, seed=0, num_frames=32, kinds=("noise",), local_run_frames=(2, 3),
+                       initial_view_frames=4, backgrounds=("grey",), show_progress=False)  # fmt: skip
+        traces = Path(tmp) / "traces.jsonl"
+        generate_teacher_traces(read_pairs(Path(tmp) / "pairs.jsonl"), traces, episode, strategy="scan",
+                                describe="per_frame")  # fmt: skip
+        segments = TraceSegments([traces], cache_size=4096)
+        b = args.batch_size
+        n_steps = args.steps + 2
+        plain = epoch_order(len(segments), seed=0, epoch=0)
+        grouped = epoch_order(len(segments), seed=0, epoch=0, lengths=segments.lengths, global_batch=b)
+        if len(segments) < n_steps * b:
+            parser.error(f"--pairs {args.pairs} gives {len(segments)} segments, fewer than {n_steps} steps of {b}")
+        methods = {
+            "baseline": (plain, True),
+            "mask_free": (plain, False),
+            "grouped": (grouped, False),
+        }
+        times: dict[str, list[float]] = {m: [] for m in methods}
+        tokens: dict[str, list[int]] = {m: [] for m in methods}
+        for step in range(n_steps):
+            for name, (order, with_mask) in methods.items():
+                batch = collate_segments([segments[int(i)] for i in order[step * b : (step + 1) * b]], processor)
+                inputs = batch.model_inputs() | ({"attention_mask": batch.attention_mask} if with_mask else {})
+                start = time.perf_counter()
+                loss = completion_loss_sum(model(**inputs).logits, batch) / max(batch.num_completion_tokens, 1)
+                loss.backward()
+                model.zero_grad(set_to_none=True)  # no optimizer step: every method times the same weights
+                if step >= 2:
+                    times[name].append(time.perf_counter() - start)
+                    tokens[name].append(int(batch.input_ids.numel()))
+        num_segments = len(segments)
+
+    base = statistics.median(times["baseline"])
+    results = {
+        name: {
+            "seconds_per_step": statistics.median(times[name]),
+            "tokens_per_step_padded": float(np.mean(tokens[name])),
+            "speedup_vs_baseline": base / statistics.median(times[name]),
+        }
+        for name in methods
+    }
+    print(f"{num_segments} segments, batches of {args.batch_size}, {args.steps} timed steps")
+    print(f"{'method':<12} {'s/step':>8} {'tokens/step':>12} {'speedup':>8}")
+    for name, r in results.items():
+        print(f"{name:<12} {r['seconds_per_step']:>8.3f} {r['tokens_per_step_padded']:>12.0f} "
+              f"{r['speedup_vs_baseline']:>7.2f}x")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "results": results,
+            "segments": num_segments,
+            "settings": vars(args) | {"out": str(args.out)},
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "python": platform.python_version()},
+            "torch_threads": torch.get_num_threads(),
+            "load_average_1min": os.getloadavg()[0],
+            "date": time.strftime("%Y-%m-%d"),
+        }, indent=2) + "\n")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
