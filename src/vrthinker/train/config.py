@@ -19,6 +19,8 @@ from typing import Any, Literal, Sequence, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from vrthinker.policy.tiny_config import TinyModelConfig
+
 # Qwen2/2.5 decoder projection names; the vision tower reuses the MLP names, so
 # `freeze_vision` also keeps LoRA out of it (see ModelConfig.freeze_vision).
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -87,6 +89,12 @@ class ModelConfig(_Section):
         description="Freeze the vision tower (model.model.visual, ViT and merger), as in the paper's SFT of a "
         "pretrained model. Set false for the random-init tiny model: a frozen random tower cannot learn "
         "(docs/feasibility.md). With LoRA it also keeps adapters out of the tower.",
+    )
+    tiny: TinyModelConfig | None = Field(
+        None,
+        description="Sizes of a tiny preset (name_or_path 'tiny', 'tiny-real-vocab', 'tiny-qwen3'), e.g. "
+        "{num_hidden_layers: 4}; null = the preset's defaults. Ignored for checkpoints and hub ids "
+        "(policy.models.TinyModelConfig lists the keys).",
     )
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapters (off by default).")
 

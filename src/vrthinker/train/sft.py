@@ -155,7 +155,8 @@ def build_model(config: SFTConfig, checkpoint: Path | None, device: str) -> Load
         # Our checkpoints are complete HF model dirs (weights, tokenizer, processor).
         loaded = load_model(checkpoint, dtype=m.dtype, device=device)
     else:
-        loaded = load_model(m.name_or_path, dtype=m.dtype, device=device, tokenizer=m.tokenizer, seed=config.train.seed)
+        loaded = load_model(m.name_or_path, dtype=m.dtype, device=device, tokenizer=m.tokenizer, seed=config.train.seed,
+                            tiny=m.tiny)
     model = loaded.model
     if m.freeze_vision:
         tower = vision_tower(model)

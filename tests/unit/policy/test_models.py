@@ -291,3 +291,17 @@ def test_tiny_with_real_vocab(qwen_tok, frames):
     with torch.no_grad():
         logits = model(**inputs).logits
     assert logits.shape == (1, inputs["input_ids"].shape[1], 151665)
+
+
+def test_tiny_sizes_reach_the_model_from_a_training_config():
+    from vrthinker.train.config import SFTConfig
+    from vrthinker.train.sft import build_model
+
+    config = SFTConfig.model_validate(
+        {"data": {"traces": ["unused.jsonl"]}, "model": {"tiny": {"num_hidden_layers": 3, "intermediate_size": 64}}}
+    )
+    model = build_model(config, None, "cpu").model
+    assert model.config.text_config.num_hidden_layers == 3 and model.config.text_config.intermediate_size == 64
+    assert load_model("tiny").model.config.text_config.num_hidden_layers == TinyModelConfig().num_hidden_layers
+    with pytest.raises(ValidationError, match="num_hidden_layerz"):
+        SFTConfig.model_validate({"data": {"traces": ["x"]}, "model": {"tiny": {"num_hidden_layerz": 3}}})
