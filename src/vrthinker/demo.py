@@ -45,6 +45,7 @@ from vrthinker.eval.runner import run_benchmark
 from vrthinker.policy.hf import HFPolicy
 from vrthinker.policy.judge import Judge
 from vrthinker.policy.models import load_model
+from vrthinker.policy.tiny_config import TinyModelConfig
 from vrthinker.policy.teacher import (
     DescribeStyle,
     TallyStyle,
@@ -133,9 +134,15 @@ class DemoConfig(BaseModel):
         description="Frames per warm-up turn (one sentence each). 1: with 4 the model learned to copy its neighbours' "
         "sentences instead of looking (66 % of noisy frames right in 4-frame turns, 10 % alone).",
     )
+    text_layers: int = Field(
+        2, ge=1, description="Decoder layers of the tiny model's text stack (hidden size 128; 2 is the preset's default)."
+    )
     sft_steps: int = Field(600, ge=1, description="Stage I optimizer steps.")
     sft_lr: float = Field(1e-3, gt=0, description="Stage I learning rate.")
     batch_size: int = Field(8, ge=1, description="Segments per SFT step.")
+    group_by_length: bool = Field(
+        True, description="Batch SFT and RFT segments of similar length (``train.group_by_length``): less padding."
+    )
     sampling_temperature: float = Field(
         0.7, gt=0.0,
         description="Temperature of rejection sampling and GRPO rollouts. 1.0 (the reference's) samples traces far "
@@ -204,6 +211,10 @@ class DemoConfig(BaseModel):
         """The seed of the data: ``data_seed``, or ``seed`` when that is None."""
         return self.seed if self.data_seed is None else self.data_seed
 
+    def tiny_model(self) -> TinyModelConfig:
+        """Sizes of the tiny model the demo starts from."""
+        return TinyModelConfig(num_hidden_layers=self.text_layers)
+
     def episode(self, **overrides: Any) -> EpisodeConfig:
         return EpisodeConfig(
             frames_per_video=self.frames_per_video,
@@ -220,17 +231,19 @@ class DemoConfig(BaseModel):
 
 
 def _sft(name: str, model: str, traces: list[Path], out: Path, steps: int, lr: float, cfg: DemoConfig,
-         schedule: Literal["cosine", "constant"] = "cosine", batch_size: int | None = None, seed: int | None = None) -> Path:
+         schedule: Literal["cosine", "constant"] = "cosine", batch_size: int | None = None, seed: int | None = None,
+         group_by_length: bool | None = None) -> Path:
     done = find_latest(out)
     if done is not None and (out / "DONE").is_file():
         return done
     config = SFTConfig(
-        model=ModelConfig(name_or_path=model, freeze_vision=False),
+        model=ModelConfig(name_or_path=model, freeze_vision=False, tiny=cfg.tiny_model()),
         data=DataConfig(traces=tuple(str(t) for t in traces), frame_cache_size=2048),
         # betas (0.9, 0.98): what the feasibility study trained the tiny model from scratch with.
         optim=OptimConfig(lr=lr, warmup_steps=min(50, steps // 10), schedule=schedule, min_lr_ratio=0.1,
                           betas=(0.9, 0.98)),
         train=TrainConfig(batch_size=batch_size or cfg.batch_size, max_steps=steps, seed=cfg.seed if seed is None else seed,
+                          group_by_length=cfg.group_by_length if group_by_length is None else group_by_length,
                           save_every=max(steps // 2, 1),
                           log_every=max(steps // 20, 1), output_dir=str(out)),
     )
@@ -290,7 +303,9 @@ def _warm_up(train: list[PreferencePair], heldout: list[PreferencePair], episode
         seed = cfg.seed + attempt
         checkpoint = _sft(f"warm-up {attempt + 1}/{cfg.warmup_attempts} (seed {seed})", "tiny", [frames],
                           out / "warmup" / f"attempt-{attempt}", cfg.warmup_steps, cfg.sft_lr, cfg,
-                          schedule="constant", batch_size=cfg.warmup_batch_size, seed=seed)  # fmt: skip
+                          # One-frame turns all have one length: nothing to group.
+                          schedule="constant", batch_size=cfg.warmup_batch_size, seed=seed,
+                          group_by_length=False)  # fmt: skip
         seen = single_frame_perception(checkpoint, probe, cache)
         attempts.append({"seed": seed, "checkpoint": str(checkpoint), **seen})
         logger.info("warm-up attempt %d: held-out single frames described right: defective %.0f %%, clean %.0f %%",
@@ -306,8 +321,8 @@ def _warm_up(train: list[PreferencePair], heldout: list[PreferencePair], episode
     return best["checkpoint"], summary
 
 
-def _judge(model: str | Path, episode: EpisodeConfig, cache: FrameCache) -> Judge:
-    loaded = load_model(str(model))
+def _judge(model: str | Path, episode: EpisodeConfig, cache: FrameCache, cfg: DemoConfig) -> Judge:
+    loaded = load_model(str(model), tiny=cfg.tiny_model())  # sizes used only by the untrained "tiny"
     loaded.processor.min_pixels, loaded.processor.max_pixels = episode.min_pixels, episode.max_pixels
     return Judge(HFPolicy(loaded.model, loaded.processor, batch_size=32), episode, cache)
 
@@ -367,7 +382,7 @@ def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: Ep
 
 def _evaluate(name: str, model: str | Path, episode: EpisodeConfig, pairs: list[PreferencePair], out: Path,
               cache: FrameCache, cfg: DemoConfig) -> dict[str, Any]:
-    records = run_benchmark(pairs, lambda: _judge(model, episode, cache), out, batch_pairs=16, show_progress=True)
+    records = run_benchmark(pairs, lambda: _judge(model, episode, cache, cfg), out, batch_pairs=16, show_progress=True)
     metrics = write_report(out, records, n_resamples=200, seed=cfg.seed, title=f"vrthinker demo: {name}",
                            run_info={"model": str(model), "stage": name})
     by_id = {p.pair_id: p for p in pairs}
@@ -472,7 +487,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     with Progress(transient=True) as bar:
         task = bar.add_task("rejection sampling", total=min(cfg.rft_pairs, len(train)))
         check = ScriptedTeacher(train, episode, **teach).reasoning_agrees if cfg.rft_check_reasoning else None
-        rs_stats = rejection_sample(train[: cfg.rft_pairs], _judge(sft, sampling_episode, cache), accepted, k=cfg.rft_k,
+        rs_stats = rejection_sample(train[: cfg.rft_pairs], _judge(sft, sampling_episode, cache, cfg), accepted, k=cfg.rft_k,
                                     on_progress=lambda done, total: bar.update(task, completed=done), check=check)  # fmt: skip
     logger.info("rejection sampling: %s", rs_stats)
     rft_data = ([accepted] if accepted.is_file() and accepted.stat().st_size else []) + cold_start
