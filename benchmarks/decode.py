@@ -11,9 +11,6 @@ the numbers are milliseconds per frame including decoding.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -22,6 +19,8 @@ from pathlib import Path
 import av
 
 from vrthinker.video.decode import frame_to_rgb
+
+from _results import write_results  # benchmarks/_results.py (the script's folder is on sys.path)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "videoalign-example" / "videos"
 
@@ -68,14 +67,11 @@ def main() -> None:
         print(f"{name:<30} {r['files']:>5} {r['baseline_to_ndarray_ms_per_frame']:>20.3f} "
               f"{r['frame_to_rgb_ms_per_frame']:>22.3f} {r['speedup']:>7.1f}x")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({
+        write_results(args.out, {
             "results": results,
             "settings": vars(args) | {"out": str(args.out)},
-            "versions": {"av": av.__version__, "python": platform.python_version()},
-            "load_average_1min": os.getloadavg()[0],
-            "date": time.strftime("%Y-%m-%d"),
-        }, indent=2) + "\n")
+            "versions": {"av": av.__version__},
+        })  # fmt: skip
 
 
 if __name__ == "__main__":

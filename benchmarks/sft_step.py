@@ -21,9 +21,6 @@ reported.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -39,6 +36,8 @@ from vrthinker.policy.models import load_model
 from vrthinker.policy.teacher import generate_teacher_traces
 from vrthinker.train.collate import collate_segments
 from vrthinker.train.sft import TraceSegments, completion_loss_sum, epoch_order
+
+from _results import write_results  # benchmarks/_results.py (the script's folder is on sys.path)
 
 
 def main() -> None:
@@ -106,18 +105,13 @@ def main() -> None:
         print(f"{name:<12} {r['seconds_per_step']:>8.3f} {r['tokens_per_step_padded']:>12.0f} "
               f"{r['speedup_vs_baseline']:>7.2f}x")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({
+        write_results(args.out, {
             "results": results,
             "segments": num_segments,
             "settings": vars(args) | {"out": str(args.out)},
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                         "python": platform.python_version()},
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
             "torch_threads": torch.get_num_threads(),
-            "load_average_1min": os.getloadavg()[0],
-            "date": time.strftime("%Y-%m-%d"),
-        }, indent=2) + "\n")  # fmt: skip
-
+        })  # fmt: skip
 
 if __name__ == "__main__":
     main()
