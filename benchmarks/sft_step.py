@@ -1,6 +1,6 @@
 """SFT forward+backward time on multi-turn traces: padded batches with an attention mask vs vrthinker's batching.
 
-Three ways to run the same steps (forward and backward; the optimizer step is the same for all) of the tiny Qwen2.5-VL on the
+Four ways to run the same steps (forward and backward; the optimizer step is the same for all) of the tiny Qwen2.5-VL on the
 scripted teacher's traces of a synthetic suite (the demo's trace format: 32 frames per clip,
 4 initial frames per video, 3 calls of 8 frames, window p = 1):
 
@@ -8,10 +8,12 @@ scripted teacher's traces of a synthetic suite (the demo's trace format: 32 fram
   vrthinker did before 2026-11-30, and what a HF ``Trainer`` with a padding collator does);
 - ``mask_free``: the same batches without the mask (``Batch.model_inputs``: right padding
   under a causal decoder needs none; the logits of real tokens are identical);
+- ``sorted_micro``: the same steps, mask-free, each cut into 2 micro-batches of 4 sorted by length
+  (``micro_batch_indices(..., lengths=...)``: the step's gradient is unchanged, what the demo does);
 - ``grouped``: mask-free, and batches drawn by ``epoch_order(..., lengths=...)``
-  (``train.group_by_length``: similar lengths share a step).
+  (``train.group_by_length``: similar lengths share a step, which changes the steps).
 
-The three take turns step by step (baseline first), on the same fixed weights, so a busy machine
+The four take turns step by step (baseline first), on the same fixed weights, so a busy machine
 slows them alike; the median seconds per step and the tokens (padding included) per step are
 reported.
 
@@ -35,7 +37,7 @@ from vrthinker.episode import EpisodeConfig
 from vrthinker.policy.models import load_model
 from vrthinker.policy.teacher import generate_teacher_traces
 from vrthinker.train.collate import collate_segments
-from vrthinker.train.sft import TraceSegments, completion_loss_sum, epoch_order
+from vrthinker.train.sft import TraceSegments, completion_loss_sum, epoch_order, micro_batch_indices
 
 from _results import write_results  # benchmarks/_results.py (the script's folder is on sys.path)
 
@@ -68,26 +70,35 @@ def main() -> None:
         n_steps = args.steps + 2
         plain = epoch_order(len(segments), seed=0, epoch=0)
         grouped = epoch_order(len(segments), seed=0, epoch=0, lengths=segments.lengths, global_batch=b)
+        if b % 2:
+            parser.error(f"--batch-size {b}: must be even (sorted_micro cuts each step in two)")
         if len(segments) < n_steps * b:
             parser.error(f"--pairs {args.pairs} gives {len(segments)} segments, fewer than {n_steps} steps of {b}")
+        # name: (epoch order, attention mask passed, micro-batches the step is cut into)
         methods = {
-            "baseline": (plain, True),
-            "mask_free": (plain, False),
-            "grouped": (grouped, False),
+            "baseline": (plain, True, 1),
+            "mask_free": (plain, False, 1),
+            "sorted_micro": (plain, False, 2),
+            "grouped": (grouped, False, 1),
         }
         times: dict[str, list[float]] = {m: [] for m in methods}
         tokens: dict[str, list[int]] = {m: [] for m in methods}
         for step in range(n_steps):
-            for name, (order, with_mask) in methods.items():
-                batch = collate_segments([segments[int(i)] for i in order[step * b : (step + 1) * b]], processor)
-                inputs = batch.model_inputs() | ({"attention_mask": batch.attention_mask} if with_mask else {})
+            for name, (order, with_mask, micro) in methods.items():
+                lengths = segments.lengths if micro > 1 else None
+                parts = micro_batch_indices(order, step, batch_size=b // micro, grad_accum=micro, world_size=1, rank=0,
+                                            lengths=lengths)  # fmt: skip
+                batches = [collate_segments([segments[i] for i in idx], processor) for idx in parts]
+                n_completion = sum(batch.num_completion_tokens for batch in batches)
                 start = time.perf_counter()
-                loss = completion_loss_sum(model(**inputs).logits, batch) / max(batch.num_completion_tokens, 1)
-                loss.backward()
+                for batch in batches:
+                    inputs = batch.model_inputs() | ({"attention_mask": batch.attention_mask} if with_mask else {})
+                    loss = completion_loss_sum(model(**inputs).logits, batch) / max(n_completion, 1)
+                    loss.backward()
                 model.zero_grad(set_to_none=True)  # no optimizer step: every method times the same weights
                 if step >= 2:
                     times[name].append(time.perf_counter() - start)
-                    tokens[name].append(int(batch.input_ids.numel()))
+                    tokens[name].append(sum(int(batch.input_ids.numel()) for batch in batches))
         num_segments = len(segments)
 
     base = statistics.median(times["baseline"])

@@ -53,9 +53,11 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     import yaml
 
     sft_train = yaml.safe_load(sft_config)
-    assert sft_train["train"]["group_by_length"] is True and sft_train["model"]["tiny"]["num_hidden_layers"] == 2
+    # Steps of 8 random segments, cut into 2 micro-batches sorted by length; the tiny model's default 2 layers.
+    assert (sft_train["train"]["batch_size"], sft_train["optim"]["grad_accum"]) == (4, 2)
+    assert sft_train["train"]["group_by_length"] is False and sft_train["model"]["tiny"]["num_hidden_layers"] == 2
     warmup_config = yaml.safe_load((Path(first["checkpoint"]).parent / "config.yaml").read_text())
-    assert warmup_config["train"]["group_by_length"] is False  # one-frame turns: one length
+    assert warmup_config["optim"]["grad_accum"] == 1  # one-frame turns: one length
     grpo_episode = yaml.safe_load((out / "grpo" / "config.yaml").read_text())["episode"]
     assert grpo_episode["temperature"] == 0.7 and grpo_episode["later_temperature"] is None  # sampling_temperature
     assert json.loads((out / "demo_config.json").read_text())["data_seed"] == 0  # data apart from the training seed

@@ -154,7 +154,9 @@ class TrainConfig(_Section):
         False,
         description="Batch segments of similar length: each window of 16 global batches of the shuffled data is "
         "sorted by length before it is cut into steps (transformers' group_by_length). Multi-turn segments range "
-        "from one turn's context to four; grouped, the demo's SFT step was 1.6x faster (benchmarks/sft_step.py).",
+        "from one turn's context to four; grouped, the demo's SFT step was 1.6x faster (benchmarks/sft_step.py), but "
+        "changing which segments share a step cost the tiny model's SFT accuracy in 2 of 3 seeds (docs/demo.md). "
+        "Without it, each step's segments are still sorted by length into its micro-batches (same gradient).",
     )
     precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast (accelerate mixed precision).")
     save_every: int = Field(500, ge=1, description="Write a checkpoint every this many optimizer steps (and at the end).")

@@ -122,18 +122,24 @@ def epoch_order(
 
 
 def micro_batch_indices(
-    order: np.ndarray, position: int, *, batch_size: int, grad_accum: int, world_size: int, rank: int
+    order: np.ndarray, position: int, *, batch_size: int, grad_accum: int, world_size: int, rank: int,
+    lengths: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """Segment indices of this rank's ``grad_accum`` micro-batches for step ``position`` of the epoch.
 
     The step owns ``order[position*G:(position+1)*G]`` with G = batch_size*grad_accum*world_size;
     micro-batch ``a`` of rank ``r`` is its slice number ``a*world_size + r``. Any split of the
-    same G segments gives the same gradient under global-token normalisation.
+    same G segments gives the same gradient under global-token normalisation, so with
+    ``lengths`` the step's segments are first sorted by length (longest first): each
+    micro-batch then holds segments of similar length and little of it is padding, while the
+    step's data, and its gradient, stay those of the random order.
     """
     global_batch = batch_size * grad_accum * world_size
     step_idx = order[position * global_batch : (position + 1) * global_batch]
+    if lengths is not None:
+        step_idx = sorted(step_idx, key=lambda i: -lengths[i])
     return [
-        step_idx[(a * world_size + rank) * batch_size : (a * world_size + rank + 1) * batch_size].tolist()
+        [int(i) for i in step_idx[(a * world_size + rank) * batch_size : (a * world_size + rank + 1) * batch_size]]
         for a in range(grad_accum)
     ]
 
@@ -352,7 +358,8 @@ def train_sft(config: SFTConfig, *, resume: bool | None = None) -> Path:
             micro = [
                 collate_segments([segments[i] for i in idx], processor).to(accelerator.device)
                 for idx in micro_batch_indices(
-                    order, position, batch_size=cfg_t.batch_size, grad_accum=cfg_o.grad_accum, world_size=world, rank=rank
+                    order, position, batch_size=cfg_t.batch_size, grad_accum=cfg_o.grad_accum, world_size=world, rank=rank,
+                    lengths=segments.lengths,
                 )
             ]
             # The denominator: completion tokens of the whole step, on every process.

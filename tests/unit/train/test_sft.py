@@ -221,3 +221,19 @@ def test_freeze_vision_freezes_the_whole_tower_only(traces, tmp_path):
     others = [p.requires_grad for n, p in model.named_parameters() if not n.startswith("model.visual.")]
     assert others and all(others)
     assert model.training
+
+
+def test_micro_batches_sorted_by_length_keep_the_step_and_cut_padding():
+    lengths = [100, 900, 120, 880, 110, 950, 130, 870]  # one step of 8 alternating short and long
+    order = np.arange(8)
+    plain = micro_batch_indices(order, 0, batch_size=4, grad_accum=2, world_size=1, rank=0)
+    by_length = micro_batch_indices(order, 0, batch_size=4, grad_accum=2, world_size=1, rank=0, lengths=lengths)
+    assert sorted(sum(by_length, [])) == sorted(sum(plain, [])) == list(range(8))  # the same step
+    assert by_length == [[5, 1, 3, 7], [6, 2, 4, 0]]  # longest first
+
+    def padded(batches):
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    assert padded(by_length) < 0.6 * padded(plain)
+    ranks = [micro_batch_indices(order, 0, batch_size=2, grad_accum=2, world_size=2, rank=r, lengths=lengths) for r in (0, 1)]
+    assert sorted(i for rank in ranks for mb in rank for i in mb) == list(range(8))
