@@ -245,10 +245,8 @@ def _sft(name: str, model: str, traces: list[Path], out: Path, steps: int, lr: f
     done = find_latest(out)
     if done is not None and (out / "DONE").is_file():
         return done
-    micro = cfg.micro_batches if micro_batches is None else micro_batches
+    micro = cfg.micro_batches if micro_batches is None else micro_batches  # divides the batch: DemoConfig checks
     step_batch = batch_size or cfg.batch_size
-    if step_batch % micro:
-        raise ValueError(f"batch size {step_batch} is not divisible into micro_batches={micro}")
     config = SFTConfig(
         model=ModelConfig(name_or_path=model, freeze_vision=False, tiny=cfg.tiny_model()),
         data=DataConfig(traces=tuple(str(t) for t in traces), frame_cache_size=2048),

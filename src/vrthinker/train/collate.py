@@ -51,9 +51,10 @@ class Batch:
 
         No ``attention_mask``: the batch is right-padded and the decoder causal, so no real
         token attends to a pad and the real tokens' logits (and M-RoPE positions) are the same
-        without it (tests/unit/test_collate.py). Without a mask, SDPA runs its causal kernel
-        instead of materialising a (B, 1, T, T) mask: a training step of the demo's SFT was
-        25 % faster. Logits at pad positions are then meaningless; labels ignore them.
+        without it (tests/integration/test_token_equality.py, both model families). Without a
+        mask, SDPA runs its causal kernel instead of materialising a (B, 1, T, T) mask: 1.38x
+        faster SFT steps (benchmarks/sft_step.py). Logits at pad positions are then
+        meaningless; labels ignore them.
         """
         out: dict[str, Any] = {"input_ids": self.input_ids, "mm_token_type_ids": self.mm_token_type_ids}
         if self.pixel_values is not None:

@@ -94,7 +94,7 @@ class ModelConfig(_Section):
         None,
         description="Sizes of a tiny preset (name_or_path 'tiny', 'tiny-real-vocab', 'tiny-qwen3'), e.g. "
         "{num_hidden_layers: 4}; null = the preset's defaults. Ignored for checkpoints and hub ids "
-        "(policy.models.TinyModelConfig lists the keys).",
+        "(policy.tiny_config.TinyModelConfig lists the keys).",
     )
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapters (off by default).")
 

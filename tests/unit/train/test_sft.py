@@ -237,3 +237,33 @@ def test_micro_batches_sorted_by_length_keep_the_step_and_cut_padding():
     assert padded(by_length) < 0.6 * padded(plain)
     ranks = [micro_batch_indices(order, 0, batch_size=2, grad_accum=2, world_size=2, rank=r, lengths=lengths) for r in (0, 1)]
     assert sorted(i for rank in ranks for mb in rank for i in mb) == list(range(8))
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_the_loop_takes_its_steps_from_epoch_order(traces, tmp_path, grouped):
+    """train.group_by_length reaches the loop: each step trains exactly the segments epoch_order gives it."""
+    from vrthinker.policy.models import load_model
+    from vrthinker.train.collate import collate_segments
+    from vrthinker.train.sft import TraceSegments
+
+    import json
+
+    # Completions of 8 different lengths, so a step's completion-token count names its segments.
+    varied = tmp_path / "varied.jsonl"
+    records = [json.loads(line) for line in traces.read_text().splitlines() if line.strip()]
+    for k, record in enumerate(records):
+        turn = record["turn_records"][0]
+        turn["text"] = turn["text"].replace("</think>", " again" * (3 * k) + "</think>", 1)
+    varied.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "run"
+    train_sft(sft_config(varied, out, batch_size=2, group_by_length=grouped))
+    segments = TraceSegments([varied])
+    processor = load_model("tiny").processor
+    order = epoch_order(len(segments), 0, 0, lengths=segments.lengths if grouped else None, global_batch=2)
+    expected = [
+        collate_segments([segments[int(i)] for i in order[2 * step : 2 * step + 2]], processor).num_completion_tokens
+        for step in range(2)
+    ]
+    assert [m["train/completion_tokens"] for m in read_metrics(out / "metrics.jsonl")] == expected
+    other = epoch_order(len(segments), 0, 0, lengths=None if grouped else segments.lengths, global_batch=2)
+    assert sorted(other[:4].tolist()) != sorted(order[:4].tolist())  # the two orders train different steps
