@@ -88,5 +88,12 @@ def test_teach_scan_strategy_and_frame_descriptions(suite: Path, tmp_path: Path)
     described = [r for _, r in iter_trace_records(frames)]
     assert len(described) == 8 and all(len(r["turn_records"]) == 32 for r in described)
 
+    found = tmp_path / "found.jsonl"  # the closing tally naming only the videos with a defect
+    result = run(["data", "teach", str(suite), "--out", str(found), "--strategy", "scan", "--describe", "per_frame",
+                  "--frames-per-video", "16", "--max-calls", "2", "--tally", "found"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    texts = [t["text"] for _, r in iter_trace_records(found) for t in r["turn_records"]]
+    assert all("Defects: " in t for t in texts) and not any("has none" in t for t in texts)
+
     bad = run(["data", "teach", str(suite), "--out", str(out), "--strategy", "psychic"], cwd=tmp_path)
     assert bad.returncode != 0 and "psychic" in bad.stderr

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +32,28 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
         assert {"defect_frames", "clean_frames", "defect_frames_n", "clean_frames_n"} <= set(stage["frame_descriptions"])
     for arm in ("with_tools", "static_frames"):
         assert {"accuracy_overall", "visual_tokens_per_judgment"} <= set(results["ablation"][arm])
+        ceiling = results["ablation"][arm]["teacher_ceiling"]  # the scripted teacher on the same frames
+        assert ceiling["accuracy_overall"] is not None and 0.0 <= ceiling["accuracy_overall"] <= 1.0
     assert results["wall_seconds"] > 0
+    phases = results["phase_seconds"]  # where the time goes, phase by phase, in order
+    assert list(phases) == ["data", "eval_untrained", "warmup", "sft", "eval_sft", "rejection_sampling", "rft",
+                            "eval_rft", "grpo", "eval_grpo", "eval_static"]
+    assert all(s >= 0 for s in phases.values()) and sum(phases.values()) <= results["wall_seconds"] + 0.5
     rs = results["rejection_sampling"]  # answer-right samples, then those that also reasoned like the teacher
     assert rs["samples"] > 0 and 0 <= rs["accepted"] <= rs["answers_right"] <= rs["samples"]
+    # Stage II trains on the accepted samples alone; with none accepted it falls back to the cold-start traces.
+    assert rs["rft_data"] == (["accepted.jsonl"] if rs["accepted"] else
+                              ["teacher_traces.jsonl", "teacher_traces_static.jsonl", "teacher_turns_isolated_defect.jsonl"])
+    rft_config = yaml.safe_load((out / "rft" / "train" / "config.yaml").read_text())
+    assert [Path(t).name for t in rft_config["data"]["traces"]][:1] == rs["rft_data"][:1]
+    # The cold-start data repeats the turns that describe one defect frame among clean ones (isolated_repeat 2).
+    isolated = out / "data" / "teacher_turns_isolated_defect.jsonl"
+    assert isolated.is_file()
+    sft_traces = [Path(t).name for t in yaml.safe_load((out / "sft" / "config.yaml").read_text())["data"]["traces"]]
+    assert sft_traces == ["teacher_traces.jsonl", "teacher_traces_static.jsonl"] + [isolated.name] * 2
+    # The teacher's tally names only the videos with a defect found (tally "found").
+    first_trace = json.loads((out / "data" / "teacher_traces.jsonl").read_text().splitlines()[0])
+    assert "Defects: " in first_trace["turn_records"][0]["text"] and "has none" not in first_trace["turn_records"][0]["text"]
     for name in ("untrained", "sft", "rft", "grpo", "static"):
         report = out / "eval" / name
         assert (report / "metrics.json").is_file() and (report / "plots").is_dir()
@@ -50,8 +70,6 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert warmup["chosen"] in {a["checkpoint"] for a in warmup["attempts"]}
     sft_config = (out / "sft" / "config.yaml").read_text()
     assert "warmup" in sft_config  # stage I starts from the perception warm-up, not from random init
-    import yaml
-
     sft_train = yaml.safe_load(sft_config)
     # Steps of 8 random segments, cut into 2 micro-batches sorted by length; the tiny model's default 2 layers.
     assert (sft_train["train"]["batch_size"], sft_train["optim"]["grad_accum"]) == (4, 2)

@@ -39,3 +39,28 @@ def test_frame_descriptions_scores_each_frame_sentence(tmp_path):
     assert blind["defect_frames"] == 0.0
     assert blind["defect_frames_n"] == perfect["defect_frames_n"]
     assert blind["clean_frames"] < 1.0 and blind["clean_frames_n"] > perfect["clean_frames_n"]
+
+
+def test_isolated_defect_turns_keeps_only_turns_with_one_defect_frame_among_clean_ones(tmp_path):
+    from vrthinker.demo import isolated_defect_turns
+
+    def turn(index: int, *sentences: str) -> dict:
+        return {"index": index, "context": [], "text": f"<think>{' '.join(sentences)} Defects: none.</think><answer>…"}
+
+    records = [
+        {"key": "a", "workspace": {}, "turn_records": [
+            turn(0, "Frame 1 (Video 1): normal.", "Frame 9 (Video 1): normal.", "Frame 17 (Video 2): normal."),
+            turn(1, "Frame 3 (Video 1): heavy noise.", "Frame 10 (Video 1): normal.", "Frame 18 (Video 2): normal."),
+            turn(2, "Frame 5 (Video 1): heavy noise.", "Frame 12 (Video 1): heavy noise."),  # a noisy video: not isolated
+        ]},
+        {"key": "b", "workspace": {}, "turn_records": [
+            turn(0, "Frame 17 (Video 2): normal.", "Frame 20 (Video 2): heavy noise.", "Frame 3 (Video 1): heavy noise."),
+        ]},
+        {"key": "c", "workspace": {}, "turn_records": [turn(0, "Frame 17 (Video 2): heavy noise.")]},  # no clean neighbour
+    ]
+    source, out = tmp_path / "traces.jsonl", tmp_path / "isolated.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert isolated_defect_turns(source, out) == 2
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["key"], [t["index"] for t in r["turn_records"]]) for r in kept] == [("a", [1]), ("b", [0])]
+    assert kept[0]["workspace"] == {}  # the rest of the record is copied as is

@@ -73,4 +73,10 @@ def demo(
         f"{s['frames_per_video']} frames/video Overall {pct(s['accuracy_overall'])} "
         f"(local-defect pairs {pct(s['local_defect_pairs']['accuracy_overall'])})"
     )
+    wc, sc = w["teacher_ceiling"], s["teacher_ceiling"]
+    console.print(
+        f"a judge reading every frame right (scripted teacher): with the tool {pct(wc['accuracy_overall'])} "
+        f"(local {pct(wc['local_defect_pairs']['accuracy_overall'])}), from the static sample "
+        f"{pct(sc['accuracy_overall'])} (local {pct(sc['local_defect_pairs']['accuracy_overall'])})"
+    )
     console.print(f"report: {out}/index.html · results: {out}/demo_results.json · {results['wall_seconds']} s")

@@ -51,7 +51,7 @@ def sample(
     # sampled episodes (keys pair#k) cannot be checked against it reliably: scan is the strategy to check.
     teacher_strategy: Literal["scan", "oracle"] = typer.Option("scan", "--teacher-strategy", help="With --check-reasoning: 'scan' or 'oracle'."),
     teacher_describe: Literal["per_frame", "grouped"] = typer.Option("per_frame", "--teacher-describe", help="With --check-reasoning: 'per_frame' or 'grouped'."),
-    teacher_tally: Literal["closing", "per_video"] = typer.Option("closing", "--teacher-tally", help="With --check-reasoning: 'closing' or 'per_video'."),
+    teacher_tally: Literal["closing", "found", "per_video"] = typer.Option("found", "--teacher-tally", help="With --check-reasoning: 'closing', 'found' or 'per_video' (as `data teach --tally`)."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
     import torch

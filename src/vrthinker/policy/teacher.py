@@ -81,7 +81,7 @@ NOT_IN_VIEW = "The selected frames are not in view, so I answer from what I have
 
 Strategy = Literal["oracle", "scan"]
 DescribeStyle = Literal["grouped", "per_frame"]
-TallyStyle = Literal["per_video", "closing"]
+TallyStyle = Literal["per_video", "closing", "found"]
 SCAN_MORE = "Scanning more frames."
 
 
@@ -191,6 +191,9 @@ class ScriptedTeacher:
             evidence it sums is the few sentences just before it. ``"closing"``: one sentence for
             both videos closing the thinking ("Defects: Video 1 has VQ; Video 2 has none."); the
             tiny model then often copied Video 1's value into Video 2's slot (docs/teacher.md).
+            ``"found"``: the closing sentence lists only the videos with a defect found so far
+            ("Defects: Video 2 has VQ.", "Defects: none."), so carrying it to the next turn is
+            copying the last tally rather than filling two slots that differ in one digit.
     """
 
     def __init__(
@@ -317,7 +320,7 @@ class ScriptedTeacher:
 
     def _observations(self, info: _PairInfo, frames: Sequence[Frame], observed: Sequence[Defect]) -> str:
         """What the new frames show, with the per-video tallies after each video's sentences (``tally="per_video"``)."""
-        if self.tally == "closing":
+        if self.tally != "per_video":
             return self._describe(info, frames)
         chunks = []
         for video in (0, 1):
@@ -374,10 +377,17 @@ class ScriptedTeacher:
     def _video_tally(cls, observed: Sequence[Defect], video: int) -> str:
         return f"Video {video + 1} has {cls._video_defects(observed, video)}."
 
-    @classmethod
-    def _tally(cls, observed: Sequence[Defect]) -> str:
-        """Defects per video by dimension: the bridge from perception to the decision."""
-        return "Defects: " + "; ".join(f"Video {v + 1} has {cls._video_defects(observed, v)}" for v in (0, 1)) + "."
+    def _tally(self, observed: Sequence[Defect]) -> str:
+        """Defects per video by dimension: the bridge from perception to the decision.
+
+        ``"closing"`` names both videos; ``"found"`` only those with a defect ("Defects: none." if neither).
+        """
+        per_video = [(v, self._video_defects(observed, v)) for v in (0, 1)]
+        if self.tally == "found":
+            per_video = [(v, dims) for v, dims in per_video if dims != "none"]
+            if not per_video:
+                return "Defects: none."
+        return "Defects: " + "; ".join(f"Video {v + 1} has {dims}" for v, dims in per_video) + "."
 
     @staticmethod
     def _recommend(observed: Sequence[Defect]) -> str:
@@ -533,7 +543,7 @@ class ScriptedTeacher:
         # A running tally in every turn: the final decision then reads the last turn's tally and this
         # turn's frames, instead of gathering sentences spread over all earlier turns.
         # It closes the thinking, right before the recommendation it justifies (as in the final turn).
-        if self.tally == "closing":
+        if self.tally != "per_video":  # closing or found: one tally closes the thinking
             think = [*think, self._tally(observed)]
         return (
             f"<think>{' '.join(think)}</think>"
@@ -542,7 +552,7 @@ class ScriptedTeacher:
         )
 
     def _final(self, think: list[str], observed: Sequence[Defect]) -> str:
-        if self.tally == "closing":
+        if self.tally != "per_video":  # closing or found: one tally closes the thinking
             think = [*think, self._tally(observed)]
         return f"<think>{' '.join(think)}</think>{self._answer(observed)}"
 

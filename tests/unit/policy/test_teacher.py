@@ -399,9 +399,11 @@ def test_balanced_frame_descriptions_keep_every_defect_frame_and_as_many_clean(p
         assert clean == min(len(a["turn_records"]) - len(defect(a)), max(2, len(defect(b))))
 
 
-def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs):
+@pytest.mark.parametrize("tally", ["closing", "found"])
+def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs, tally):
     cfg = EpisodeConfig(memory_window=1)
-    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame")
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally=tally)
+    forms = set()
     for traj in Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs):
         seen: set[str] = set()
         for turn in traj.turns:
@@ -409,10 +411,19 @@ def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs):
             for video in ("1", "2"):
                 if re.search(rf"\(Video {video}\): (?!normal)", think):
                     seen.add(video)
-            tally = think.rsplit("Defects: ", 1)[1]
+            closing = think.rsplit("Defects: ", 1)[1]
+            assert closing.endswith(".") and closing.count(".") == 1, turn.text  # the thinking's last sentence
             for video in ("1", "2"):
-                has_defect = not re.search(rf"Video {video} has none", tally)
+                if tally == "closing":  # both videos named, "none" for a clean one
+                    assert f"Video {video} has" in closing
+                    has_defect = not re.search(rf"Video {video} has none", closing)
+                else:  # only the videos with a defect named
+                    assert "has none" not in closing
+                    has_defect = f"Video {video} has" in closing
                 assert has_defect == (video in seen), (traj.key, turn.text)  # cumulative, never forgets
+            forms.add(closing)
+    if tally == "found":
+        assert "none." in forms and any("Video 1 has" in f or "Video 2 has" in f for f in forms)
 
 
 def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pairs):
@@ -440,7 +451,7 @@ def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pai
         ScriptedTeacher(pairs, cfg, 0, tally="inline")
 
 
-@pytest.mark.parametrize("tally", ["closing", "per_video"])
+@pytest.mark.parametrize("tally", ["closing", "found", "per_video"])
 def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pairs, tally):
     import dataclasses
 
