@@ -165,7 +165,8 @@ class DemoConfig(BaseModel):
         False,
         description="Stage II trains on the accepted samples alone (False: the model's own right traces, "
         "rejection-sampling fine-tuning as in the paper) or mixed with the cold-start traces (True: then stage II "
-        "is mostly more SFT, which moved accuracy by -20 to +1 points; docs/demo.md, sixth session). With no "
+        "is mostly more SFT, which moved local-defect accuracy by -20 to +24 points across seeds; docs/demo.md, sixth "
+        "session). With no "
         "sample accepted, stage II falls back to the cold-start traces, with a warning.",
     )
     rft_lr: float = Field(
@@ -205,9 +206,9 @@ class DemoConfig(BaseModel):
         2, ge=0,
         description="Extra copies, in the cold-start data, of the teacher turns that describe a defect seen in one "
         "frame only among clean frames of the same video (isolated_defect_turns). The judge describes those right "
-        "far less often than any other frame (28-59 % after SFT across seeds, against 100 % for frames of a "
-        "globally noisy video and for single frames alone): its sentences follow their neighbours' (docs/demo.md, "
-        "sixth session). 0: no extra copies.",
+        "far less often than any other frame (28-59 % after SFT across three seeds, against 100 % for frames of a "
+        "globally noisy video and for single frames alone): its sentences follow their neighbours'. With 2 extra "
+        "copies: 27-88 %, better in two seeds of three (docs/demo.md, sixth session). 0: no extra copies.",
     )
     static_share: float = Field(
         0.25, ge=0.0, le=1.0,
@@ -311,7 +312,8 @@ def isolated_defect_turns(traces: Path, out: Path) -> int:
     """Write to ``out`` the trace records of ``traces`` cut down to their turns that describe an isolated defect.
 
     A turn qualifies when, for some video, exactly one of its frame sentences names a defect and
-    at least one other says ``normal``: a short defect run met by the scan in one frame. Those
+    at least one other says ``normal``: a short defect run met by the scan in one frame (pooled per-frame
+    sentences, ``describe="per_frame"``; other styles yield no turn). Those
     sentences are the ones a judge that leans on its neighbouring sentences gets wrong, so the
     cold-start data repeats them (``DemoConfig.isolated_repeat``). Returns the turns written.
     """
