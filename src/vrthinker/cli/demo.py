@@ -75,8 +75,10 @@ def demo(
     )
     wc, sc = w["teacher_ceiling"], s["teacher_ceiling"]
     console.print(
-        f"a judge reading every frame right (scripted teacher): with the tool {pct(wc['accuracy_overall'])} "
-        f"(local {pct(wc['local_defect_pairs']['accuracy_overall'])}), from the static sample "
-        f"{pct(sc['accuracy_overall'])} (local {pct(sc['local_defect_pairs']['accuracy_overall'])})"
+        f"a judge reading every frame right (scripted teacher; guessing a side when it sees nothing): with the tool "
+        f"{pct(wc['accuracy_overall'])}; {pct(wc['accuracy_overall_guessing'])} (local "
+        f"{pct(wc['local_defect_pairs']['accuracy_overall'])}; {pct(wc['local_defect_pairs']['accuracy_overall_guessing'])}),"
+        f" from the static sample {pct(sc['accuracy_overall'])}; {pct(sc['accuracy_overall_guessing'])} (local "
+        f"{pct(sc['local_defect_pairs']['accuracy_overall'])}; {pct(sc['local_defect_pairs']['accuracy_overall_guessing'])})"
     )
     console.print(f"report: {out}/index.html · results: {out}/demo_results.json · {results['wall_seconds']} s")
