@@ -170,8 +170,7 @@ class DemoConfig(BaseModel):
         description="Stage II trains on the accepted samples alone (False: the model's own right traces, "
         "rejection-sampling fine-tuning as in the paper) or mixed with the cold-start traces (True: then stage II "
         "is mostly more SFT, which moved local-defect accuracy by -20 to +24 points across seeds; docs/demo.md, sixth "
-        "session). With no "
-        "sample accepted, stage II falls back to the cold-start traces, with a warning.",
+        "session). With no sample accepted, stage II falls back to the cold-start traces, with a warning.",
     )
     rft_lr: float = Field(
         1e-4, gt=0,
@@ -500,6 +499,34 @@ def teacher_ceiling(pairs: list[PreferencePair], episode: EpisodeConfig, cache: 
     return {**out["all"], "local_defect_pairs": out["local"]}
 
 
+def rft_data_files(accepted: Path, cold_start: list[Path], teacher_mix: bool) -> list[Path]:
+    """Stage II's trace files: the accepted samples, plus the cold-start traces when ``teacher_mix``.
+
+    With no sample accepted, the cold-start traces alone (with a warning): stage II then is more SFT.
+    """
+    has_accepted = accepted.is_file() and accepted.stat().st_size > 0
+    if not has_accepted:
+        if not teacher_mix:
+            logger.warning("rejection sampling accepted no trace: stage II trains on the cold-start traces instead "
+                           "(sample more with rft_k / rft_pairs)")  # fmt: skip
+        return list(cold_start)
+    return [accepted] + (list(cold_start) if teacher_mix else [])
+
+
+def ceiling_summary(ablation: dict[str, Any]) -> str:
+    """One line on the scripted teacher's ceilings of both ablation arms (CLI and index.html)."""
+
+    def arm(name: str) -> str:
+        c = ablation[name]["teacher_ceiling"]
+        local = c["local_defect_pairs"]
+        return (f"{_pct(c['accuracy_overall'])} % ({_pct(c['accuracy_overall_guessing'])} %), local-defect pairs "
+                f"{_pct(local['accuracy_overall'])} % ({_pct(local['accuracy_overall_guessing'])} %)")
+
+    return ("a judge that reads every frame right (the scripted teacher; in brackets, if it guessed a side where it "
+            f"saw no defect, in expectation): with the tool {arm('with_tools')}; from the static sample "
+            f"{arm('static_frames')}")
+
+
 def static_frames_per_video(cfg: DemoConfig) -> int:
     """Frames per video of the no-tool arm: as many as the tool run's largest context can hold.
 
@@ -517,12 +544,13 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     # Wall seconds per phase, in this invocation (a phase skipped on resume takes ~0 s).
     phase_seconds: dict[str, float] = {}
-    mark = [t0]
+    last = t0
 
     def phase_done(name: str) -> None:
+        nonlocal last
         now = time.perf_counter()
-        phase_seconds[name] = round(now - mark[0], 1)
-        mark[0] = now
+        phase_seconds[name] = round(now - last, 1)
+        last = now
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -598,11 +626,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                                     on_progress=lambda done, total: bar.update(task, completed=done), check=check)  # fmt: skip
     logger.info("rejection sampling: %s", rs_stats)
     phase_done("rejection_sampling")
-    has_accepted = accepted.is_file() and accepted.stat().st_size > 0
-    if not has_accepted and not cfg.rft_teacher_mix:
-        logger.warning("rejection sampling accepted no trace: stage II trains on the cold-start traces instead "
-                       "(sample more with rft_k / rft_pairs)")  # fmt: skip
-    rft_data = ([accepted] if has_accepted else []) + (cold_start if cfg.rft_teacher_mix or not has_accepted else [])
+    rft_data = rft_data_files(accepted, cold_start, cfg.rft_teacher_mix)
     rs_stats["rft_data"] = [p.name for p in dict.fromkeys(rft_data)]
     rft = _sft("rft", str(sft), rft_data, out / "rft" / "train", cfg.rft_steps, cfg.rft_lr, cfg)
     phase_done("rft")
@@ -725,16 +749,7 @@ def render_index(results: dict[str, Any]) -> str:
         f"{_pct(ab['static_frames']['accuracy_overall'])} (local-defect pairs "
         f"{_pct(ab['static_frames']['local_defect_pairs']['accuracy_overall'])}), "
         f"{_num(ab['static_frames']['visual_tokens_in_context'])} visual tokens in context<br>"
-        "a judge that reads every frame right (the scripted teacher) decides from the same frames "
-        "(in brackets: if it guessed a side where it saw no defect, in expectation): "
-        f"with the tool {_pct(ab['with_tools']['teacher_ceiling']['accuracy_overall'])} "
-        f"({_pct(ab['with_tools']['teacher_ceiling']['accuracy_overall_guessing'])}), local-defect pairs "
-        f"{_pct(ab['with_tools']['teacher_ceiling']['local_defect_pairs']['accuracy_overall'])} "
-        f"({_pct(ab['with_tools']['teacher_ceiling']['local_defect_pairs']['accuracy_overall_guessing'])}); from the "
-        f"static sample {_pct(ab['static_frames']['teacher_ceiling']['accuracy_overall'])} "
-        f"({_pct(ab['static_frames']['teacher_ceiling']['accuracy_overall_guessing'])}), local-defect pairs "
-        f"{_pct(ab['static_frames']['teacher_ceiling']['local_defect_pairs']['accuracy_overall'])} "
-        f"({_pct(ab['static_frames']['teacher_ceiling']['local_defect_pairs']['accuracy_overall_guessing'])})</p>"
+        f"{ceiling_summary(ab)}</p>"
         f"<h2>Reports per stage</h2><ul>{links}</ul>"
         f"<p>Wall time: {results['wall_seconds']} s.</p></body></html>"
     )

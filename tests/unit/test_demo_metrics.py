@@ -64,3 +64,40 @@ def test_isolated_defect_turns_keeps_only_turns_with_one_defect_frame_among_clea
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["key"], [t["index"] for t in r["turn_records"]]) for r in kept] == [("a", [1]), ("b", [0])]
     assert kept[0]["workspace"] == {}  # the rest of the record is copied as is
+
+
+def test_rft_data_files_accepted_alone_mixed_or_falling_back(tmp_path, caplog):
+    from vrthinker.demo import rft_data_files
+
+    cold = [tmp_path / "teacher.jsonl", tmp_path / "static.jsonl"]
+    accepted = tmp_path / "accepted.jsonl"
+    assert rft_data_files(accepted, cold, teacher_mix=False) == cold  # nothing sampled yet: fall back, warn
+    assert "accepted no trace" in caplog.text
+    accepted.write_text("")  # an empty file is no accepted trace either
+    assert rft_data_files(accepted, cold, teacher_mix=True) == cold
+    accepted.write_text('{"key": "syn-000001"}\n')
+    assert rft_data_files(accepted, cold, teacher_mix=False) == [accepted]
+    assert rft_data_files(accepted, cold, teacher_mix=True) == [accepted, *cold]
+
+
+def test_teacher_ceiling_counts_what_the_frames_show_and_half_of_what_they_hide(tmp_path):
+    from vrthinker.demo import ceiling_summary, teacher_ceiling
+    from vrthinker.video import FrameCache
+
+    pairs = read_pairs(
+        generate_suite(tmp_path / "suite", num_pairs=12, seed=5, difficulty=0.0, kinds=["noise"], local_fraction=1.0,
+                       num_frames=16, local_run_frames=(2, 3), show_progress=False, workers=0)
+    )
+    teach = {"seed": 0, "strategy": "scan", "describe": "per_frame", "tally": "found"}
+    cache = FrameCache(max_entries=256)
+    tool = teacher_ceiling(pairs, EpisodeConfig(frames_per_video=16, max_tool_calls=2, prompt_style="compact"), cache, teach)
+    static = teacher_ceiling(pairs, EpisodeConfig(frames_per_video=16, max_tool_calls=0, initial_per_video=4,
+                                                  prompt_style="compact"), cache, teach)  # fmt: skip
+    for c in (tool, static, tool["local_defect_pairs"], static["local_defect_pairs"]):
+        if c["accuracy_overall"] is not None:
+            assert 0.0 <= c["accuracy_overall"] <= c["accuracy_overall_guessing"] <= 1.0
+    # Local runs hidden between the 4 initial frames: the tool's scan sees more of them than the static view.
+    assert tool["accuracy_overall"] > static["accuracy_overall"]
+    assert static["accuracy_overall_guessing"] > static["accuracy_overall"]  # it answered tie where it saw nothing
+    line = ceiling_summary({"with_tools": {"teacher_ceiling": tool}, "static_frames": {"teacher_ceiling": static}})
+    assert "with the tool" in line and "static sample" in line

@@ -39,7 +39,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from vrthinker.demo import TABLE_HEADER, DemoConfig, results_table, run_demo
+    from vrthinker.demo import TABLE_HEADER, DemoConfig, ceiling_summary, results_table, run_demo
 
     overrides: dict = {"out": out}
     if seed is not None:
@@ -73,12 +73,5 @@ def demo(
         f"{s['frames_per_video']} frames/video Overall {pct(s['accuracy_overall'])} "
         f"(local-defect pairs {pct(s['local_defect_pairs']['accuracy_overall'])})"
     )
-    wc, sc = w["teacher_ceiling"], s["teacher_ceiling"]
-    console.print(
-        f"a judge reading every frame right (scripted teacher; guessing a side when it sees nothing): with the tool "
-        f"{pct(wc['accuracy_overall'])}; {pct(wc['accuracy_overall_guessing'])} (local "
-        f"{pct(wc['local_defect_pairs']['accuracy_overall'])}; {pct(wc['local_defect_pairs']['accuracy_overall_guessing'])}),"
-        f" from the static sample {pct(sc['accuracy_overall'])}; {pct(sc['accuracy_overall_guessing'])} (local "
-        f"{pct(sc['local_defect_pairs']['accuracy_overall'])}; {pct(sc['local_defect_pairs']['accuracy_overall_guessing'])})"
-    )
+    console.print(ceiling_summary(ab))
     console.print(f"report: {out}/index.html · results: {out}/demo_results.json · {results['wall_seconds']} s")
