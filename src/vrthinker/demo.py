@@ -499,6 +499,35 @@ def teacher_ceiling(pairs: list[PreferencePair], episode: EpisodeConfig, cache: 
     return {**out["all"], "local_defect_pairs": out["local"]}
 
 
+def _grpo(rft: Path, train: list[PreferencePair], out: Path, cfg: DemoConfig) -> Path:
+    """Stage III: GRPO from the RFT checkpoint on the training pairs ``cfg.grpo_pairs`` selects."""
+    grpo_out = out / "grpo"
+    if not (grpo_out / "DONE").is_file():
+        grpo_pairs = out / "data" / "train" / "pairs.jsonl"
+        if cfg.grpo_pairs == "local":
+            local = [p for p in train if hidden_from_initial_view(p)]
+            if not local:
+                raise ValueError("grpo_pairs='local': the training suite has no local-defect pairs (local_fraction 0?)")
+            grpo_pairs = write_pairs(grpo_pairs.with_name("pairs_local.jsonl"), local)
+        grpo_cfg = GRPOConfig(
+            model=ModelConfig(name_or_path=str(rft), freeze_vision=False),
+            data=PairsConfig(pairs=str(grpo_pairs)),
+            episode=cfg.episode(temperature=cfg.sampling_temperature),
+            # The scan's whole call budget is the recipe: no efficiency penalty up to it.
+            rewards=RewardConfig(efficiency_free_calls=cfg.max_tool_calls),
+            grpo=GRPOSection(group_size=cfg.grpo_group, pairs_per_step=cfg.grpo_pairs_per_step, micro_batch_size=8,
+                             dynamic_sampling="drop_refill", max_refill_rounds=1),
+            optim=OptimConfig(lr=cfg.grpo_lr, warmup_steps=0, schedule="constant"),
+            train=TrainConfig(max_steps=cfg.grpo_steps, seed=cfg.seed, save_every=cfg.grpo_steps, log_every=1,
+                              output_dir=str(grpo_out)),
+        )  # fmt: skip
+        train_grpo(grpo_cfg)
+        (grpo_out / "DONE").write_text("ok")
+    grpo = find_latest(grpo_out)
+    assert grpo is not None
+    return grpo
+
+
 def rft_data_files(accepted: Path, cold_start: list[Path], teacher_mix: bool) -> list[Path]:
     """Stage II's trace files: the accepted samples, plus the cold-start traces when ``teacher_mix``.
 
@@ -634,30 +663,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     phase_done("eval_rft")
 
     # 6. stage III: GRPO ---------------------------------------------------------------------
-    grpo_out = out / "grpo"
-    if not (grpo_out / "DONE").is_file():
-        grpo_pairs = out / "data" / "train" / "pairs.jsonl"
-        if cfg.grpo_pairs == "local":
-            local = [p for p in train if hidden_from_initial_view(p)]
-            if not local:
-                raise ValueError("grpo_pairs='local': the training suite has no local-defect pairs (local_fraction 0?)")
-            grpo_pairs = write_pairs(grpo_pairs.with_name("pairs_local.jsonl"), local)
-        grpo_cfg = GRPOConfig(
-            model=ModelConfig(name_or_path=str(rft), freeze_vision=False),
-            data=PairsConfig(pairs=str(grpo_pairs)),
-            episode=episode.model_copy(update={"temperature": cfg.sampling_temperature}),
-            # The scan's whole call budget is the recipe: no efficiency penalty up to it.
-            rewards=RewardConfig(efficiency_free_calls=cfg.max_tool_calls),
-            grpo=GRPOSection(group_size=cfg.grpo_group, pairs_per_step=cfg.grpo_pairs_per_step, micro_batch_size=8,
-                             dynamic_sampling="drop_refill", max_refill_rounds=1),
-            optim=OptimConfig(lr=cfg.grpo_lr, warmup_steps=0, schedule="constant"),
-            train=TrainConfig(max_steps=cfg.grpo_steps, seed=cfg.seed, save_every=cfg.grpo_steps, log_every=1,
-                              output_dir=str(grpo_out)),
-        )  # fmt: skip
-        train_grpo(grpo_cfg)
-        (grpo_out / "DONE").write_text("ok")
-    grpo = find_latest(grpo_out)
-    assert grpo is not None
+    grpo = _grpo(rft, train, out, cfg)
     phase_done("grpo")
     stages["grpo"] = _evaluate("grpo", grpo, episode, heldout, out / "eval" / "grpo", cache, cfg)
     phase_done("eval_grpo")
