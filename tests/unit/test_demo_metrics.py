@@ -6,7 +6,7 @@ import json
 
 from vrthinker.data import read_pairs
 from vrthinker.data.synthetic import generate_suite
-from vrthinker.demo import frame_descriptions
+from vrthinker.demo import decision_links, frame_descriptions
 from vrthinker.episode import EpisodeConfig
 from vrthinker.policy.judge import Judge
 from vrthinker.policy.teacher import ScriptedTeacher
@@ -39,6 +39,37 @@ def test_frame_descriptions_scores_each_frame_sentence(tmp_path):
     assert blind["defect_frames"] == 0.0
     assert blind["defect_frames_n"] == perfect["defect_frames_n"]
     assert blind["clean_frames"] < 1.0 and blind["clean_frames_n"] > perfect["clean_frames_n"]
+
+
+def test_decision_links_follow_sentences_to_tally_to_answer(tmp_path):
+    pairs = read_pairs(
+        generate_suite(tmp_path / "suite", num_pairs=8, seed=5, difficulty=0.0, kinds=["noise"], local_fraction=1.0,
+                       num_frames=16, show_progress=False, workers=0)
+    )
+    cfg = EpisodeConfig(frames_per_video=16, max_tool_calls=3, prompt_style="compact")
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="oracle", describe="per_frame", tally="found")
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    for traj in Judge(teacher, cfg).judge_pairs(pairs):
+        (traces / f"{traj.key}.json").write_text(json.dumps({**traj.to_json(), "pair_id": traj.key}))
+
+    # The oracle teacher goes straight to the hidden defect: every link is right.
+    links = decision_links(traces, pairs, cfg)
+    assert links["n"] > 0
+    assert links == {"sentences_right": 1.0, "tally_right": 1.0, "answer_right": 1.0, "answer_follows_tally": 1.0,
+                     "n": links["n"]}
+
+    # A judge whose last tally forgets the defect it described: the sentences stay right, the tally
+    # does not, and an answer that kept the right side no longer follows the tally.
+    for path in traces.glob("*.json"):
+        record = json.loads(path.read_text())
+        last = record["turn_records"][-1]
+        head, sep, tail = last["text"].rpartition("Defects:")
+        last["text"] = head + sep + " none.</think>" + tail.split("</think>", 1)[1]
+        path.write_text(json.dumps(record))
+    forgot = decision_links(traces, pairs, cfg)
+    assert forgot["sentences_right"] == 1.0 and forgot["answer_right"] == 1.0
+    assert forgot["tally_right"] == 0.0 and forgot["answer_follows_tally"] == 0.0
 
 
 def test_isolated_defect_turns_keeps_only_turns_with_one_defect_frame_among_clean_ones(tmp_path):

@@ -71,7 +71,9 @@ def demo(
         f"equal visual tokens in context: frame selection Overall {pct(w['accuracy_overall'])} "
         f"(local-defect pairs {pct(w['local_defect_pairs']['accuracy_overall'])}) vs static "
         f"{s['frames_per_video']} frames/video Overall {pct(s['accuracy_overall'])} "
-        f"(local-defect pairs {pct(s['local_defect_pairs']['accuracy_overall'])})"
+        f"(local-defect pairs {pct(s['local_defect_pairs']['accuracy_overall'])}); side-balanced on local-defect pairs "
+        f"{pct(w['local_defect_pairs'].get('accuracy_overall_side_balanced'))} vs "
+        f"{pct(s['local_defect_pairs'].get('accuracy_overall_side_balanced'))}"
     )
     console.print(ceiling_summary(ab))
     console.print(f"report: {out}/index.html · results: {out}/demo_results.json · {results['wall_seconds']} s")

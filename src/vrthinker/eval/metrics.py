@@ -292,6 +292,22 @@ def accuracy_without_ties(human: Sequence[Label], predicted: Sequence[Label | No
     return _acc_without_ties(_human_signs(human), _predicted_classes(predicted))
 
 
+def side_balanced_accuracy(human: Sequence[Label], predicted: Sequence[Label | None]) -> float:
+    """Accuracy without ties, averaged over the two sides: mean of the accuracy on pairs labelled A and
+    on pairs labelled B (a side with no pair is left out).
+
+    A judge that always names one side scores 50 % here whatever the label balance, while plain
+    accuracy without ties gives it the majority side's share (61.5 % on the demo's held-out
+    local-defect pairs, 48 B to 30 A). Raises ``ValueError`` when no pair has a non-tie label.
+    """
+    _check_lengths(human, predicted)
+    h, p = _human_signs(human), _predicted_classes(predicted)
+    per_side = [float((p[h == side] == side).mean()) for side in (1, -1) if (h == side).any()]
+    if not per_side:
+        raise ValueError("side-balanced accuracy is undefined: no pair has a non-tie human label")
+    return sum(per_side) / len(per_side)
+
+
 def accuracy_3class(human: Sequence[Label], predicted: Sequence[Label | None]) -> float:
     """Plain 3-class accuracy over all pairs (A / B / tie must match exactly).
 

@@ -21,6 +21,7 @@ from vrthinker.eval.metrics import (
     fold_four_way,
     genai_bench_accuracy,
     per_dimension_accuracy,
+    side_balanced_accuracy,
     tie_calibration,
 )
 
@@ -341,3 +342,20 @@ def test_every_order_of_a_small_case() -> None:
         official.add(accuracy_with_ties(h, m, mode="official"))
     assert ours == {0.4}
     assert official == {0.4, 0.6}
+
+
+def test_side_balanced_accuracy_does_not_reward_naming_the_majority_side():
+    human = ["B"] * 48 + ["A"] * 30 + ["tie"] * 3
+    always_b = ["B"] * len(human)
+    # Plain accuracy without ties gives a constant answer the majority side's share...
+    assert accuracy_without_ties(human, always_b) == pytest.approx(48 / 78)
+    # ...the side-balanced mean gives it half, whatever the balance.
+    assert side_balanced_accuracy(human, always_b) == pytest.approx(0.5)
+    # A judge right on 4 of 30 A pairs and 47 of 48 B pairs: (4/30 + 47/48) / 2.
+    predicted = ["A"] * 4 + ["B"] * 26 + ["B"] * 47 + ["A"] + ["tie"] * 3
+    human = ["A"] * 30 + ["B"] * 48 + ["tie"] * 3
+    assert side_balanced_accuracy(human, predicted) == pytest.approx((4 / 30 + 47 / 48) / 2)
+    # Unparsed answers are wrong; a side with no pair is left out.
+    assert side_balanced_accuracy(["A", "A"], [None, "A"]) == 0.5
+    with pytest.raises(ValueError, match="no pair has a non-tie"):
+        side_balanced_accuracy(["tie"], ["A"])
