@@ -789,17 +789,30 @@ def results_table(results: dict[str, Any]) -> list[list[str]]:
                      f"{s['tool_calls_per_episode'] or 0:.2f}", _pct(s["format_ok_rate"]),
                      _pct(s.get("frame_descriptions", {}).get("defect_frames")),
                      _pct(s.get("frame_descriptions", {}).get("clean_frames")),
-                     f"{_pct(links.get('sentences_right'))} / {_pct(links.get('tally_right'))}"])  # fmt: skip
+                     _pct(links.get("sentences_right")), _pct(links.get("tally_right"))])  # fmt: skip
     return rows
 
 
-TABLE_HEADER = ["stage", "Overall", "Overall (local-defect pairs)", "same, side-balanced", "TA", "VQ", "MQ", "calls/episode", "format ok",
-                "defect frames described right", "clean frames described right",
-                "local-defect pairs: sentences / last tally right"]
+# The demo table's columns: (short header for the terminal, what it means for index.html and the legend).
+TABLE_COLUMNS = [
+    ("stage", "stage"),
+    ("Overall", "Overall"),
+    ("local", "Overall on local-defect pairs"),
+    ("local bal.", "same, side-balanced"),
+    ("TA", "TA"),
+    ("VQ", "VQ"),
+    ("MQ", "MQ"),
+    ("calls", "tool calls per episode"),
+    ("format", "format ok"),
+    ("defect fr.", "defect frames described right"),
+    ("clean fr.", "clean frames described right"),
+    ("sentences", "local-defect pairs: the judge's frame sentences imply the right side"),
+    ("tally", "local-defect pairs: its last tally names the right video"),
+]
 
 
 def render_index(results: dict[str, Any]) -> str:
-    head = "".join(f"<th>{h}</th>" for h in TABLE_HEADER)
+    head = "".join(f"<th>{long}</th>" for _, long in TABLE_COLUMNS)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in results_table(results))
     links = "".join(
         f'<li><a href="eval/{name}/report.html">{name}</a></li>' for name in (*results["stages"], "static")
@@ -814,7 +827,7 @@ def render_index(results: dict[str, Any]) -> str:
         "initial frames cannot decide. 'described right': share of the judge's per-frame sentences "
         "('Frame 9 (Video 1): heavy noise.') that say exactly what the frame shows — perception, apart from the decision. "
         "'side-balanced': the mean of the accuracies on pairs labelled A and on pairs labelled B, which a judge "
-        "that always names one side cannot lift above 50 %. 'sentences / last tally right': how often the judge's "
+        "that always names one side cannot lift above 50 %. 'sentences' and 'tally': how often the judge's "
         "own frame sentences, and its last tally, point to the right side (decision_links).</p>"
         f"<table><tr>{head}</tr>{body}</table>"
         "<h2>Thinking with images vs a static frame sample (equal visual tokens in context)</h2>"

@@ -39,7 +39,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from vrthinker.demo import TABLE_HEADER, DemoConfig, ceiling_summary, results_table, run_demo
+    from vrthinker.demo import TABLE_COLUMNS, DemoConfig, ceiling_summary, results_table, run_demo
 
     overrides: dict = {"out": out}
     if seed is not None:
@@ -55,13 +55,15 @@ def demo(
     if as_json:
         sys.stdout.write(json.dumps(results) + "\n")
         return
-    console = Console()
+    # Piped output (make, CI logs) gets room for the whole table; a terminal keeps its own width.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title="Held-out accuracy without ties (%)")
-    for h in TABLE_HEADER:
-        table.add_column(h)
+    for short, _ in TABLE_COLUMNS:
+        table.add_column(short)
     for row in results_table(results):
         table.add_row(*row)
     console.print(table)
+    console.print("; ".join(f"{short}: {long}" for short, long in TABLE_COLUMNS if short != long))
     ab = results["ablation"]
     def pct(x):
         return "—" if x is None else f"{100 * x:.1f}%"
