@@ -452,6 +452,7 @@ def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: Ep
 
 
 _TALLY_DEFECT = re.compile(r"Video (\d) has (?!none)")
+_TALLY_ANY = re.compile(r"Video \d has ")
 
 
 def _side_without_defect(flagged: set[int]) -> str:
@@ -464,8 +465,9 @@ def decision_links(trace_dir: Path, pairs: list[PreferencePair], episode: Episod
 
     For every local-defect pair with a side to win, the judge's own text is read three times: its
     frame sentences over all turns (which videos they call defective), its last turn's tally
-    (``Defects: Video 2 has VQ.``) and its Overall answer. Each is scored against the label, and the
-    answer against the tally. A video counts as defective when any of its sentences is not
+    (``Defects: Video 2 has VQ.``, or its per-video ``Video 2 has VQ.`` sentences) and its Overall
+    answer. Each is scored against the label, and the answer against the tally. A video counts as
+    defective when any of its sentences is not
     "normal"; the implied label is the other video (tie if none or both), which is exact for suites
     whose defects sit in one video of a pair (the demo's noise-only default).
     """
@@ -486,9 +488,12 @@ def decision_links(trace_dir: Path, pairs: list[PreferencePair], episode: Episod
             for match in _FRAME_SENTENCE.finditer(think)
             if not match.group(0).endswith(": normal.") and (video := (int(match.group(1)) - 1) // n) in (0, 1)
         }
-        last_tally = thinking[-1].rsplit("Defects:", 1)[-1] if thinking and "Defects:" in thinking[-1] else None
-        tally = None if last_tally is None else _side_without_defect(
-            {int(v) - 1 for v in _TALLY_DEFECT.findall(last_tally)})
+        # The last turn's tally: after its last "Defects:" (closing / found), else its per-video
+        # "Video N has ..." sentences (per_video); None when the turn has no tally at all.
+        last = thinking[-1] if thinking else ""
+        last_tally = last.rsplit("Defects:", 1)[-1] if "Defects:" in last else last
+        tally = _side_without_defect({int(v) - 1 for v in _TALLY_DEFECT.findall(last_tally)}) if (
+            "Defects:" in last or _TALLY_ANY.search(last)) else None
         answer = (record.get("judgment") or {}).get("Overall")
         total += 1
         counts["sentences_right"] += _side_without_defect(described) == gold
