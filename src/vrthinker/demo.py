@@ -27,7 +27,7 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -421,6 +421,14 @@ def _accuracy(records: list, pairs_by_id: dict[str, PreferencePair], subset: str
 _FRAME_SENTENCE = re.compile(r"Frame (\d+)(?: \(Video \d+\))?: [^.]+\.")
 
 
+def _traces_thinking(trace_dir: Path) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+    """``(pair_id, record, thinking of each turn)`` for every trace file an evaluation wrote."""
+    for path in sorted(trace_dir.glob("*.json")):
+        record = json.loads(path.read_text())
+        pair_id = str(record.get("pair_id") or record.get("key", "")).split("#")[0]
+        yield pair_id, record, [turn["text"].split("</think>")[0] for turn in record.get("turn_records", [])]
+
+
 def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: EpisodeConfig) -> dict[str, Any]:
     """How often the judge's per-frame sentences ("Frame 9 (Video 1): heavy noise.") say what the frame shows.
 
@@ -433,11 +441,9 @@ def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: Ep
     teacher = ScriptedTeacher(pairs, episode, describe="per_frame")
     n = episode.frames_per_video
     counts = {"defect_frames": [0, 0], "clean_frames": [0, 0]}
-    for path in sorted(trace_dir.glob("*.json")):
-        record = json.loads(path.read_text())
-        pair_id = str(record.get("pair_id") or record.get("key", "")).split("#")[0]
-        for turn in record.get("turn_records", []):
-            for match in _FRAME_SENTENCE.finditer(turn["text"].split("</think>")[0]):
+    for pair_id, _, thinking in _traces_thinking(trace_dir):
+        for think in thinking:
+            for match in _FRAME_SENTENCE.finditer(think):
                 video, idx = divmod(int(match.group(1)) - 1, n)
                 if not 0 <= video <= 1:
                     counts["clean_frames"][1] += 1
@@ -467,33 +473,31 @@ def decision_links(trace_dir: Path, pairs: list[PreferencePair], episode: Episod
     frame sentences over all turns (which videos they call defective), its last turn's tally
     (``Defects: Video 2 has VQ.``, or its per-video ``Video 2 has VQ.`` sentences) and its Overall
     answer. Each is scored against the label, and the answer against the tally. A video counts as
-    defective when any of its sentences is not
-    "normal"; the implied label is the other video (tie if none or both), which is exact for suites
-    whose defects sit in one video of a pair (the demo's noise-only default).
+    defective when any of its sentences is not "normal"; the implied label is the other video (tie
+    if none or both), which is exact for suites whose defects sit in one video of a pair (the
+    demo's noise-only default).
     """
     by_id = {p.pair_id: p for p in pairs}
     n = episode.frames_per_video
     counts = {"sentences_right": 0, "tally_right": 0, "answer_right": 0, "answer_follows_tally": 0}
     total = 0
-    for path in sorted(trace_dir.glob("*.json")):
-        record = json.loads(path.read_text())
-        pair = by_id.get(str(record.get("pair_id") or record.get("key", "")).split("#")[0])
+    for pair_id, record, thinking in _traces_thinking(trace_dir):
+        pair = by_id.get(pair_id)
         gold = (record.get("labels") or {}).get("Overall")
         if pair is None or not hidden_from_initial_view(pair) or gold in (None, "tie"):
             continue
-        thinking = [turn["text"].split("</think>")[0] for turn in record.get("turn_records", [])]
-        described = {
-            video
-            for think in thinking
-            for match in _FRAME_SENTENCE.finditer(think)
-            if not match.group(0).endswith(": normal.") and (video := (int(match.group(1)) - 1) // n) in (0, 1)
-        }
-        # The last turn's tally: after its last "Defects:" (closing / found), else its per-video
-        # "Video N has ..." sentences (per_video); None when the turn has no tally at all.
+        frame_videos = [
+            (int(m.group(1)) - 1) // n
+            for think in thinking for m in _FRAME_SENTENCE.finditer(think) if not m.group(0).endswith(": normal.")
+        ]  # fmt: skip
+        described = {v for v in frame_videos if v in (0, 1)}
+        # The last turn's tally: what follows its last "Defects:" (closing / found), else its
+        # per-video "Video N has ..." sentences (per_video); None when the turn has neither.
         last = thinking[-1] if thinking else ""
         last_tally = last.rsplit("Defects:", 1)[-1] if "Defects:" in last else last
-        tally = _side_without_defect({int(v) - 1 for v in _TALLY_DEFECT.findall(last_tally)}) if (
-            "Defects:" in last or _TALLY_ANY.search(last)) else None
+        tally = None
+        if "Defects:" in last or _TALLY_ANY.search(last):
+            tally = _side_without_defect({int(v) - 1 for v in _TALLY_DEFECT.findall(last_tally)})
         answer = (record.get("judgment") or {}).get("Overall")
         total += 1
         counts["sentences_right"] += _side_without_defect(described) == gold

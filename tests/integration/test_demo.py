@@ -30,6 +30,12 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
         assert set(stage["accuracy_per_dim"]) == {"TA", "VQ", "MQ", "Overall"}
         assert Path(stage["report"]).is_file()
         assert {"defect_frames", "clean_frames", "defect_frames_n", "clean_frames_n"} <= set(stage["frame_descriptions"])
+        links = stage["decision_links"]  # sentences -> last tally -> answer, on local-defect pairs
+        assert {"sentences_right", "tally_right", "answer_right", "answer_follows_tally", "n"} <= set(links)
+        local = stage["local_defect_pairs"]
+        assert set(local["overall_right_by_side"]) == {"A", "B"}
+        if local["accuracy_overall_side_balanced"] is not None:
+            assert 0.0 <= local["accuracy_overall_side_balanced"] <= 1.0
     for arm in ("with_tools", "static_frames"):
         assert {"accuracy_overall", "visual_tokens_per_judgment"} <= set(results["ablation"][arm])
         ceiling = results["ablation"][arm]["teacher_ceiling"]  # the scripted teacher on the same frames

@@ -20,7 +20,6 @@ from vrthinker.eval.metrics import (
     accuracy_4way,
     accuracy_with_ties,
     accuracy_without_ties,
-    side_balanced_accuracy,
     bootstrap_ci,
     breakdown,
     bucket_label,
@@ -29,6 +28,7 @@ from vrthinker.eval.metrics import (
     fold_four_way,
     genai_bench_accuracy,
     per_dimension_accuracy,
+    side_balanced_accuracy,
     tie_calibration,
 )
 from vrthinker.eval.predictions import (
@@ -63,7 +63,6 @@ __all__ = [
     "accuracy_4way",
     "accuracy_with_ties",
     "accuracy_without_ties",
-    "side_balanced_accuracy",
     "bootstrap_ci",
     "breakdown",
     "bucket_label",
@@ -77,6 +76,7 @@ __all__ = [
     "per_dimension_accuracy",
     "prediction_to_json",
     "score_predictions",
+    "side_balanced_accuracy",
     "tie_calibration",
     "write_predictions",
 ]
