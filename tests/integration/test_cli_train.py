@@ -45,9 +45,13 @@ def test_sample_cli_resumes_without_duplicates(pairs, tmp_path):
 
 def test_sample_cli_check_reasoning(pairs, tmp_path):
     out = tmp_path / "checked.jsonl"
+    balanced = tmp_path / "balanced.jsonl"
     stats = json.loads(run("sample", "--model", "tiny", "--data", str(pairs), "--out", str(out), "--k", "1",
-                           "--max-new-tokens", "8", "--check-reasoning", "--json", *SMALL).stdout)  # fmt: skip
+                           "--max-new-tokens", "8", "--check-reasoning", "--balanced-out", str(balanced), "--json",
+                           *SMALL).stdout)  # fmt: skip
     assert stats["samples"] == 4 and stats["accepted"] <= stats["answers_right"]
+    sides = stats["side_balance"]  # the accepted traces, sides evened (train.rejection.balance_sides)
+    assert sides["A"] + sides["B"] + sides["other"] == stats["accepted"] and balanced.is_file()
     # Pairs without synthetic meta cannot be checked: said before any model is loaded.
     native = Path(pairs).with_name("plain.jsonl")  # beside the videos it names
     lines = [json.loads(x) for x in Path(pairs).read_text().splitlines()]

@@ -30,6 +30,12 @@ def sample(
     model: str = typer.Option(..., "--model", "-m", help="Checkpoint directory, tiny preset, or cached hub id."),
     data: Path = typer.Option(..., "--data", help="Pairs file (labels required)."),
     out: Path = typer.Option(..., "--out", help="Trace JSONL to append accepted traces to."),
+    balanced_out: Optional[Path] = typer.Option(
+        None, "--balanced-out",
+        help="Also write the accepted traces with the smaller winning side (Overall A or B) repeated until both sides "
+        "are even, as input for `train rft`: a sampling model that leans to one side gets more of that side "
+        "accepted (docs/demo.md, eighth session).",
+    ),
     k: int = typer.Option(4, "--k", min=1, help="Episodes per pair."),
     data_format: str = typer.Option("native", "--format", help="native, videogen, genai-bench, mj-bench-video or parquet."),
     root: Optional[Path] = typer.Option(None, "--root", help="Directory for relative video paths."),
@@ -51,7 +57,7 @@ def sample(
     # sampled episodes (keys pair#k) cannot be checked against it reliably: scan is the strategy to check.
     teacher_strategy: Literal["scan", "oracle"] = typer.Option("scan", "--teacher-strategy", help="With --check-reasoning: 'scan' or 'oracle'."),
     teacher_describe: Literal["per_frame", "grouped"] = typer.Option("per_frame", "--teacher-describe", help="With --check-reasoning: 'per_frame' or 'grouped'."),
-    teacher_tally: Literal["closing", "found", "per_video"] = typer.Option("found", "--teacher-tally", help="With --check-reasoning: 'closing', 'found' or 'per_video' (as `data teach --tally`)."),
+    teacher_tally: Literal["closing", "found", "found_compact", "per_video"] = typer.Option("found_compact", "--teacher-tally", help="With --check-reasoning: 'closing', 'found', 'found_compact' or 'per_video' (as `data teach --tally`)."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
     import torch
@@ -61,7 +67,7 @@ def sample(
     from vrthinker.policy.hf import HFPolicy
     from vrthinker.policy.judge import Judge
     from vrthinker.policy.models import ModelNotFoundError, load_model
-    from vrthinker.train.rejection import rejection_sample
+    from vrthinker.train.rejection import balance_sides, rejection_sample
     from vrthinker.video import VideoError
 
     config = episode_config(
@@ -105,6 +111,8 @@ def sample(
         except VideoError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(1) from None
+    if balanced_out is not None:
+        stats["side_balance"] = balance_sides(out, balanced_out)
     if as_json:
         sys.stdout.write(json.dumps(stats) + "\n")
         return
@@ -116,3 +124,6 @@ def sample(
     for dim, acc in stats["accuracy_per_dim"].items():
         typer.echo(f"  {dim:8s} correct in {100 * acc:.1f}% of samples")
     typer.echo(f"accepted traces: {out}")
+    if balanced_out is not None:
+        sides = stats["side_balance"]
+        typer.echo(f"sides evened (A {sides['A']}, B {sides['B']}, {sides['added']} repeated): {balanced_out}")

@@ -81,7 +81,10 @@ NOT_IN_VIEW = "The selected frames are not in view, so I answer from what I have
 
 Strategy = Literal["oracle", "scan"]
 DescribeStyle = Literal["grouped", "per_frame"]
-TallyStyle = Literal["per_video", "closing", "found"]
+TallyStyle = Literal["per_video", "closing", "found", "found_compact"]
+# A tally's "Video N has <dims>" sentence ("VideoN" in the compact tally); "has none" names no defect.
+_TALLY_SENTENCE = re.compile(r"Video ?([12]) has (?!none)")
+_TALLY_ANY = re.compile(r"Video ?[12] has ")
 SCAN_MORE = "Scanning more frames."
 
 
@@ -194,6 +197,11 @@ class ScriptedTeacher:
             ``"found"``: the closing sentence lists only the videos with a defect found so far
             ("Defects: Video 2 has VQ.", "Defects: none."), so carrying it to the next turn is
             copying the last tally rather than filling two slots that differ in one digit.
+            ``"found_compact"``: as ``"found"`` with the number joined to the word ("Defects: Video2
+            has VQ."). Qwen2's pre-tokenizer splits " 2" into " " and "2", and " " precedes every
+            number in the context (frame numbers, labels, answers); "Video2" is " Video", "2", so the
+            digit follows a token that only tallies have, and carrying it to the next turn is one
+            look-up of what followed " Video" last time (docs/teacher.md).
     """
 
     def __init__(
@@ -380,14 +388,31 @@ class ScriptedTeacher:
     def _tally(self, observed: Sequence[Defect]) -> str:
         """Defects per video by dimension: the bridge from perception to the decision.
 
-        ``"closing"`` names both videos; ``"found"`` only those with a defect ("Defects: none." if neither).
+        ``"closing"`` names both videos; ``"found"`` / ``"found_compact"`` only those with a defect
+        ("Defects: none." if neither); ``"found_compact"`` writes "Video2", not "Video 2".
         """
         per_video = [(v, self._video_defects(observed, v)) for v in (0, 1)]
-        if self.tally == "found":
+        if self.tally in ("found", "found_compact"):
             per_video = [(v, dims) for v, dims in per_video if dims != "none"]
             if not per_video:
                 return "Defects: none."
-        return "Defects: " + "; ".join(f"Video {v + 1} has {dims}" for v, dims in per_video) + "."
+        space = "" if self.tally == "found_compact" else " "
+        return "Defects: " + "; ".join(f"Video{space}{v + 1} has {dims}" for v, dims in per_video) + "."
+
+    @staticmethod
+    def read_tally(thinking: str) -> set[int] | None:
+        """The 0-based videos the last tally in ``thinking`` names with a defect; ``None`` if it has no tally.
+
+        Reads every style this teacher writes: the closing sentence of ``"closing"``, ``"found"`` and
+        ``"found_compact"`` (what follows the last "Defects:"), or the per-video sentences of
+        ``"per_video"`` ("Video 2 has VQ."). Kept next to :meth:`_tally` so that a change of wording
+        changes the reader with it (``decision_links`` and the tests use it).
+        """
+        if "Defects:" in thinking:
+            thinking = thinking.rsplit("Defects:", 1)[-1]
+        elif not _TALLY_ANY.search(thinking):
+            return None
+        return {int(v) - 1 for v in _TALLY_SENTENCE.findall(thinking)}
 
     @staticmethod
     def _recommend(observed: Sequence[Defect]) -> str:
@@ -543,7 +568,7 @@ class ScriptedTeacher:
         # A running tally in every turn: the final decision then reads the last turn's tally and this
         # turn's frames, instead of gathering sentences spread over all earlier turns.
         # It closes the thinking, right before the recommendation it justifies (as in the final turn).
-        if self.tally != "per_video":  # closing or found: one tally closes the thinking
+        if self.tally != "per_video":  # closing, found(_compact): one tally closes the thinking
             think = [*think, self._tally(observed)]
         return (
             f"<think>{' '.join(think)}</think>"
@@ -552,7 +577,7 @@ class ScriptedTeacher:
         )
 
     def _final(self, think: list[str], observed: Sequence[Defect]) -> str:
-        if self.tally != "per_video":  # closing or found: one tally closes the thinking
+        if self.tally != "per_video":  # closing, found(_compact): one tally closes the thinking
             think = [*think, self._tally(observed)]
         return f"<think>{' '.join(think)}</think>{self._answer(observed)}"
 

@@ -50,7 +50,7 @@ from vrthinker.train.checkpoint import CONFIG_NAME, TrainerState, find_latest, l
 from vrthinker.train.collate import IGNORE_INDEX, Batch, approx_length, collate_segments
 from vrthinker.train.config import ConfigError
 from vrthinker.train.curves import plot_curves
-from vrthinker.train.grpo_config import GRPOConfig
+from vrthinker.train.grpo_config import GRPOConfig, GRPOSection
 from vrthinker.train.logging import MetricsWriter
 from vrthinker.train.losses import grpo_loss, token_entropy, token_logprobs
 from vrthinker.train.optim import build_optimizer, lr_at
@@ -78,17 +78,52 @@ class Sample:
 # --------------------------------------------------------------------------- rollouts and scoring
 
 
-def pair_order(num_pairs: int, seed: int, epoch: int) -> np.ndarray:
-    return np.random.default_rng([seed, epoch, 7]).permutation(num_pairs)
+def pair_order(num_pairs: int, seed: int, epoch: int, strata: Sequence[Any] | None = None) -> np.ndarray:
+    """One epoch's order of the pairs: a seeded permutation, or with ``strata`` (one value per pair) a
+    stratified one, each stratum spread evenly over the epoch, so every window of the stream holds
+    the strata in about their overall proportions (a few GRPO steps see both winning sides alike)."""
+    rng = np.random.default_rng([seed, epoch, 7])
+    order = rng.permutation(num_pairs)
+    if strata is None:
+        return order
+    members: dict[Any, list[int]] = {}
+    for i in order:
+        members.setdefault(strata[i], []).append(int(i))
+    # The r-th of a stratum's m pairs sits at (r + offset) / m of the epoch; the offset, drawn per
+    # stratum, keeps the strata from always starting in the same order.
+    keyed = []
+    for group in members.values():
+        offset = rng.random()
+        keyed += [((r + offset) / len(group), i) for r, i in enumerate(group)]
+    return np.array([i for _, i in sorted(keyed)], dtype=np.int64)
 
 
-def take_pairs(pairs: Sequence[PreferencePair], cursor: int, n: int, seed: int) -> tuple[list[PreferencePair], int]:
-    """``n`` pairs from the seeded stream at ``cursor``; the stream runs over epochs without end."""
-    out = []
+def take_pairs(
+    pairs: Sequence[PreferencePair], cursor: int, n: int, seed: int, stratify: str | None = None
+) -> tuple[list[PreferencePair], int]:
+    """``n`` pairs from the seeded stream at ``cursor``; the stream runs over epochs without end.
+
+    ``stratify`` names a label dimension ("Overall") whose values are spread evenly over each epoch.
+    """
+    strata = [p.labels.get(stratify) for p in pairs] if stratify else None
+    out, orders = [], {}
     for k in range(cursor, cursor + n):
         epoch, pos = divmod(k, len(pairs))
-        out.append(pairs[int(pair_order(len(pairs), seed, epoch)[pos])])
+        if epoch not in orders:
+            orders[epoch] = pair_order(len(pairs), seed, epoch, strata)
+        out.append(pairs[int(orders[epoch][pos])])
     return out, cursor + n
+
+
+def step_pairs(
+    pairs: Sequence[PreferencePair], cursor: int, n: int, seed: int, g: GRPOSection
+) -> tuple[list[PreferencePair], int]:
+    """The ``n`` pairs a step rolls out: ``n`` from the stream, or with ``g.both_orders`` ⌈n/2⌉ from the
+    stream, each followed by its swapped twin (videos exchanged, labels flipped)."""
+    if not g.both_orders:
+        return take_pairs(pairs, cursor, n, seed, g.stratify)
+    batch, cursor = take_pairs(pairs, cursor, -(-n // 2), seed, g.stratify)
+    return [q for p in batch for q in (p, p.swapped())], cursor
 
 
 def group_by_pair(trajectories: Sequence[Trajectory]) -> list[list[Trajectory]]:
@@ -288,7 +323,7 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
         rounds = 0
         while True:
             need = g.pairs_per_step - len(kept) if rounds else g.pairs_per_step
-            batch_pairs, cursor = take_pairs(pairs, cursor, need, cfg_t.seed)
+            batch_pairs, cursor = step_pairs(pairs, cursor, need, cfg_t.seed, g)
             groups = group_by_pair(judge.judge_pairs(batch_pairs, samples_per_pair=g.group_size))
             if g.rethinking.fraction > 0:
                 groups, stats = force_rethink(groups, policy, task, config.episode, g.rethinking, rng)

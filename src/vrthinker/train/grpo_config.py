@@ -7,6 +7,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, model_validator
 
+from vrthinker.data.schema import Dimension
 from vrthinker.episode.config import EpisodeConfig
 from vrthinker.train.config import ModelConfig, OptimConfig, TrainConfig, _Section
 from vrthinker.train.rethinking import RethinkConfig
@@ -31,6 +32,18 @@ class GRPOSection(_Section):
 
     group_size: int = Field(8, ge=2, description="G: trajectories sampled per pair.")
     pairs_per_step: int = Field(4, ge=1, description="Pairs rolled out per step (before dynamic-sampling refill).")
+    stratify: Dimension | None = Field(
+        None,
+        description="A label dimension (e.g. 'Overall') whose values are spread evenly over each epoch's pair order, "
+        "so that a short run sees both winning sides in their overall proportions (None: a plain seeded shuffle).",
+    )
+    both_orders: bool = Field(
+        False,
+        description="Roll every pair out in both orders within its step (the pair and the pair with the videos "
+        "swapped, labels flipped; pairs_per_step counts both). A judge that leans to one position then loses on "
+        "the twin what it gains on the pair, so a step rewards looking, not a side (swap augmentation, JudgeLM, "
+        "Zhu et al. 2023).",
+    )
     advantage_scale: Literal["std", "none"] = Field(
         "std", description="Divide group-centred rewards by the group std ('none': Dr.GRPO / VL-Rethinker)."
     )

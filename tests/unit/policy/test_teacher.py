@@ -399,7 +399,7 @@ def test_balanced_frame_descriptions_keep_every_defect_frame_and_as_many_clean(p
         assert clean == min(len(a["turn_records"]) - len(defect(a)), max(2, len(defect(b))))
 
 
-@pytest.mark.parametrize("tally", ["closing", "found"])
+@pytest.mark.parametrize("tally", ["closing", "found", "found_compact"])
 def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs, tally):
     cfg = EpisodeConfig(memory_window=1)
     teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally=tally)
@@ -414,16 +414,22 @@ def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs, tally):
             closing = think.rsplit("Defects: ", 1)[1]
             assert closing.endswith(".") and closing.count(".") == 1, turn.text  # the thinking's last sentence
             for video in ("1", "2"):
+                name = f"Video{video}" if tally == "found_compact" else f"Video {video}"
                 if tally == "closing":  # both videos named, "none" for a clean one
-                    assert f"Video {video} has" in closing
-                    has_defect = not re.search(rf"Video {video} has none", closing)
+                    assert f"{name} has" in closing
+                    has_defect = not re.search(rf"{name} has none", closing)
                 else:  # only the videos with a defect named
                     assert "has none" not in closing
-                    has_defect = f"Video {video} has" in closing
+                    has_defect = f"{name} has" in closing
                 assert has_defect == (video in seen), (traj.key, turn.text)  # cumulative, never forgets
+            # The teacher's own reader gets the same videos back from the text.
+            assert ScriptedTeacher.read_tally(think) == {int(v) - 1 for v in seen}, turn.text
             forms.add(closing)
     if tally == "found":
         assert "none." in forms and any("Video 1 has" in f or "Video 2 has" in f for f in forms)
+    if tally == "found_compact":  # the number joined to "Video": no " " token before it
+        assert "none." in forms and any("Video1 has" in f or "Video2 has" in f for f in forms)
+        assert not any(re.search(r"Video \d", f) for f in forms)
 
 
 def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pairs):
@@ -445,13 +451,15 @@ def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pai
                 seen[video] |= bool(re.search(rf"\(Video {video}\): (?!normal)", sentences))
                 assert (tally != f"Video {video} has none.") == seen[video], (traj.key, turn.text)
                 checked += 1
+            assert ScriptedTeacher.read_tally(think) == {int(v) - 1 for v, s in seen.items() if s}, turn.text
         assert traj.judgment == dict(traj.labels)  # the answer still follows from what was seen
     assert checked >= 2 * len(pairs)
     with pytest.raises(ValueError, match="tally"):
         ScriptedTeacher(pairs, cfg, 0, tally="inline")
+    assert ScriptedTeacher.read_tally("Frame 3 (Video 1): normal. Scanning more frames.") is None  # no tally at all
 
 
-@pytest.mark.parametrize("tally", ["closing", "found", "per_video"])
+@pytest.mark.parametrize("tally", ["closing", "found", "found_compact", "per_video"])
 def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pairs, tally):
     import dataclasses
 

@@ -160,3 +160,52 @@ def test_update_micro_batches_group_segments_of_similar_length():
     sizes = [approx_length(s.messages, s.completion) for _, _, s in ordered]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
     assert [i for _, i, _ in ordered[:3]] == [3, 3, 3]  # the three trajectories' last turns together
+
+
+def test_stratified_pair_order_spreads_each_label_over_the_epoch():
+    from vrthinker.train.grpo import pair_order
+
+    labels = ["B"] * 60 + ["A"] * 36 + ["tie"] * 4
+    for seed in range(3):
+        plain = pair_order(len(labels), seed, 0)
+        order = pair_order(len(labels), seed, 0, labels)
+        assert sorted(order.tolist()) == list(range(len(labels)))  # a permutation: every pair once per epoch
+        assert order.tolist() != pair_order(len(labels), seed, 1, labels).tolist()  # a new order each epoch
+        assert order.tolist() == pair_order(len(labels), seed, 0, labels).tolist()  # deterministic
+        # Any 20 consecutive pairs hold the labels in about their proportions (12 B, 7.2 A).
+        for start in range(0, 81, 10):
+            window = Counter(labels[i] for i in order[start : start + 20])
+            assert 11 <= window["B"] <= 13 and 6 <= window["A"] <= 8, (seed, start, window)
+        assert len(plain) == len(order)
+
+
+def test_take_pairs_stratifies_by_a_label_dimension():
+    from vrthinker.train.grpo import take_pairs
+
+    pairs = [SimpleNamespace(pair_id=f"p{i}", labels={"Overall": "A" if i % 4 == 0 else "B"}) for i in range(40)]
+    batch, cursor = take_pairs(pairs, 0, 8, seed=1, stratify="Overall")
+    assert cursor == 8 and Counter(p.labels["Overall"] for p in batch)["A"] == 2
+    both_epochs, _ = take_pairs(pairs, 0, 80, seed=1, stratify="Overall")
+    assert Counter(p.pair_id for p in both_epochs) == {p.pair_id: 2 for p in pairs}
+
+
+def test_step_pairs_in_both_orders_rolls_out_each_pair_and_its_swapped_twin():
+    from vrthinker.data.schema import PreferencePair
+    from vrthinker.train.grpo import step_pairs
+    from vrthinker.train.grpo_config import GRPOSection
+
+    pairs = [
+        PreferencePair(pair_id=f"p{i}", prompt="a cat", video_a=f"a{i}.mp4", video_b=f"b{i}.mp4",
+                       labels={"Overall": "A" if i % 2 else "B", "TA": "tie"})
+        for i in range(10)
+    ]  # fmt: skip
+    plain, cursor = step_pairs(pairs, 0, 8, 1, GRPOSection())
+    assert cursor == 8 and len({p.pair_id for p in plain}) == 8
+    both, cursor = step_pairs(pairs, 0, 8, 1, GRPOSection(both_orders=True))
+    assert cursor == 4 and len(both) == 8  # 4 pairs from the stream, each with its twin
+    for pair, twin in zip(both[0::2], both[1::2]):
+        assert twin.pair_id == f"{pair.pair_id}:swapped"
+        assert (twin.video_a, twin.video_b) == (pair.video_b, pair.video_a)
+        assert twin.labels == {"Overall": {"A": "B", "B": "A"}[pair.labels["Overall"]], "TA": "tie"}
+    odd, _ = step_pairs(pairs, 0, 3, 1, GRPOSection(both_orders=True))
+    assert len(odd) == 4  # rounded up to whole twins
