@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vrthinker.episode.traces import iter_trace_records
+
 pytestmark = pytest.mark.slow
 
 VRTHINKER = str(Path(sys.executable).with_name("vrthinker"))
@@ -48,9 +50,16 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert all(s >= 0 for s in phases.values()) and sum(phases.values()) <= results["wall_seconds"] + 0.5
     rs = results["rejection_sampling"]  # answer-right samples, then those that also reasoned like the teacher
     assert rs["samples"] > 0 and 0 <= rs["accepted"] <= rs["answers_right"] <= rs["samples"]
-    # Stage II trains on the accepted samples alone; with none accepted it falls back to the cold-start traces.
-    assert rs["rft_data"] == (["accepted.jsonl"] if rs["accepted"] else
+    # Stage II trains on the accepted samples alone, both winning sides evened out (rft_balance_sides); with none
+    # accepted it falls back to the cold-start traces.
+    assert rs["rft_data"] == (["accepted_balanced.jsonl"] if rs["accepted"] else
                               ["teacher_traces.jsonl", "teacher_traces_static.jsonl", "teacher_turns_isolated_defect.jsonl"])
+    if rs["accepted"]:
+        sides = rs["side_balance"]
+        assert sides["A"] + sides["B"] + sides["other"] == rs["accepted"]
+        assert sides["added"] == (abs(sides["A"] - sides["B"]) if min(sides["A"], sides["B"]) else 0)
+    # Stage III spreads both winning sides over its pair stream.
+    assert yaml.safe_load((out / "grpo" / "config.yaml").read_text())["grpo"]["stratify"] == "Overall"
     rft_config = yaml.safe_load((out / "rft" / "train" / "config.yaml").read_text())
     assert [Path(t).name for t in rft_config["data"]["traces"]][:1] == rs["rft_data"][:1]
     # The cold-start data repeats the turns that describe one defect frame among clean ones (isolated_repeat 2).
@@ -58,9 +67,10 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert isolated.is_file()
     sft_traces = [Path(t).name for t in yaml.safe_load((out / "sft" / "config.yaml").read_text())["data"]["traces"]]
     assert sft_traces == ["teacher_traces.jsonl", "teacher_traces_static.jsonl"] + [isolated.name] * 2
-    # The teacher's tally names only the videos with a defect found (tally "found").
-    first_trace = json.loads((out / "data" / "teacher_traces.jsonl").read_text().splitlines()[0])
-    assert "Defects: " in first_trace["turn_records"][0]["text"] and "has none" not in first_trace["turn_records"][0]["text"]
+    # The teacher's tally names only the videos with a defect found, "Video2" in one word (tally "found_compact").
+    texts = [t["text"] for _, r in iter_trace_records(out / "data" / "teacher_traces.jsonl") for t in r["turn_records"]]
+    assert all("Defects: " in t for t in texts) and not any("has none" in t or "Video 1 has" in t for t in texts)
+    assert any("Defects: Video1 has" in t or "Defects: Video2 has" in t for t in texts)
     for name in ("untrained", "sft", "rft", "grpo", "static"):
         report = out / "eval" / name
         assert (report / "metrics.json").is_file() and (report / "plots").is_dir()

@@ -71,11 +71,13 @@ def test_decision_links_follow_sentences_to_tally_to_answer(tmp_path):
     assert forgot["sentences_right"] == 1.0 and forgot["answer_right"] == 1.0
     assert forgot["tally_right"] == 0.0 and forgot["answer_follows_tally"] == 0.0
 
-    # A tally per video ("Video 2 has VQ." after Video 2's sentences) is read too.
-    per_video = ScriptedTeacher(pairs, cfg, 0, strategy="oracle", describe="per_frame", tally="per_video")
-    for traj in Judge(per_video, cfg).judge_pairs(pairs):
-        (traces / f"{traj.key}.json").write_text(json.dumps({**traj.to_json(), "pair_id": traj.key}))
-    assert decision_links(traces, pairs, cfg)["tally_right"] == 1.0
+    # A tally per video ("Video 2 has VQ." after Video 2's sentences) and a compact one ("Video2 has
+    # VQ.") are read too.
+    for tally in ("per_video", "found_compact"):
+        teacher = ScriptedTeacher(pairs, cfg, 0, strategy="oracle", describe="per_frame", tally=tally)
+        for traj in Judge(teacher, cfg).judge_pairs(pairs):
+            (traces / f"{traj.key}.json").write_text(json.dumps({**traj.to_json(), "pair_id": traj.key}))
+        assert decision_links(traces, pairs, cfg)["tally_right"] == 1.0, tally
 
 
 def test_isolated_defect_turns_keeps_only_turns_with_one_defect_frame_among_clean_ones(tmp_path):
