@@ -627,6 +627,21 @@ def rft_data_files(accepted: Path, cold_start: list[Path], teacher_mix: bool) ->
     return [accepted] + (list(cold_start) if teacher_mix else [])
 
 
+def ablation_summary(ablation: dict[str, Any]) -> str:
+    """One line comparing both ablation arms: accuracy, side-balanced on local-defect pairs, visual tokens (CLI and index.html)."""
+
+    def arm(a: dict[str, Any]) -> str:
+        local = a["local_defect_pairs"]
+        return (f"Overall {_pct(a['accuracy_overall'])} % (local-defect pairs {_pct(local['accuracy_overall'])} %, "
+                f"side-balanced {_pct(local.get('accuracy_overall_side_balanced'))} %), "
+                f"{_num(a['visual_tokens_in_context'])} visual tokens in context, "
+                f"{_num(a['visual_tokens_per_judgment'])} over all turns")
+
+    w, s = ablation["with_tools"], ablation["static_frames"]
+    return (f"equal visual tokens in context: with select_frames (p = 1) {arm(w)}; "
+            f"static frames ({s['frames_per_video']} per video) {arm(s)}")
+
+
 def ceiling_summary(ablation: dict[str, Any]) -> str:
     """One line on the scripted teacher's ceilings of both ablation arms (CLI and index.html)."""
 
@@ -858,16 +873,7 @@ def render_index(results: dict[str, Any]) -> str:
         "own frame sentences, and its last tally, point to the right side (decision_links).</p>"
         f"<table><tr>{head}</tr>{body}</table>"
         "<h2>Thinking with images vs a static frame sample (equal visual tokens in context)</h2>"
-        f"<p>with select_frames (p = 1): Overall {_pct(ab['with_tools']['accuracy_overall'])} "
-        f"(local-defect pairs {_pct(ab['with_tools']['local_defect_pairs']['accuracy_overall'])}, side-balanced "
-        f"{_pct(ab['with_tools']['local_defect_pairs'].get('accuracy_overall_side_balanced'))}), "
-        f"{_num(ab['with_tools']['visual_tokens_in_context'])} visual tokens in context, "
-        f"{_num(ab['with_tools']['visual_tokens_per_judgment'])} over all turns<br>"
-        f"static frames ({ab['static_frames']['frames_per_video']} per video): Overall "
-        f"{_pct(ab['static_frames']['accuracy_overall'])} (local-defect pairs "
-        f"{_pct(ab['static_frames']['local_defect_pairs']['accuracy_overall'])}, side-balanced "
-        f"{_pct(ab['static_frames']['local_defect_pairs'].get('accuracy_overall_side_balanced'))}), "
-        f"{_num(ab['static_frames']['visual_tokens_in_context'])} visual tokens in context<br>"
+        f"<p>{ablation_summary(ab)}<br>"
         f"{ceiling_summary(ab)}</p>"
         f"<h2>Reports per stage</h2><ul>{links}</ul>"
         f"<p>Wall time: {results['wall_seconds']} s.</p></body></html>"

@@ -58,8 +58,9 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
         sides = rs["side_balance"]
         assert sides["A"] + sides["B"] + sides["other"] == rs["accepted"]
         assert sides["added"] == (abs(sides["A"] - sides["B"]) if min(sides["A"], sides["B"]) else 0)
-    # Stage III spreads both winning sides over its pair stream.
-    assert yaml.safe_load((out / "grpo" / "config.yaml").read_text())["grpo"]["stratify"] == "Overall"
+    # Stage III spreads both winning sides over its pair stream and rolls each pair out in both orders.
+    grpo_section = yaml.safe_load((out / "grpo" / "config.yaml").read_text())["grpo"]
+    assert grpo_section["stratify"] == "Overall" and grpo_section["both_orders"] is True
     rft_config = yaml.safe_load((out / "rft" / "train" / "config.yaml").read_text())
     assert [Path(t).name for t in rft_config["data"]["traces"]][:1] == rs["rft_data"][:1]
     # The cold-start data repeats the turns that describe one defect frame among clean ones (isolated_repeat 2).

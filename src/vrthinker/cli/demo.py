@@ -39,7 +39,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from vrthinker.demo import TABLE_COLUMNS, DemoConfig, ceiling_summary, results_table, run_demo
+    from vrthinker.demo import TABLE_COLUMNS, DemoConfig, ablation_summary, ceiling_summary, results_table, run_demo
 
     overrides: dict = {"out": out}
     if seed is not None:
@@ -65,17 +65,6 @@ def demo(
     console.print(table)
     console.print("; ".join(f"{short}: {long}" for short, long in TABLE_COLUMNS if short != long))
     ab = results["ablation"]
-    def pct(x):
-        return "—" if x is None else f"{100 * x:.1f}%"
-
-    w, s = ab["with_tools"], ab["static_frames"]
-    console.print(
-        f"equal visual tokens in context: frame selection Overall {pct(w['accuracy_overall'])} "
-        f"(local-defect pairs {pct(w['local_defect_pairs']['accuracy_overall'])}) vs static "
-        f"{s['frames_per_video']} frames/video Overall {pct(s['accuracy_overall'])} "
-        f"(local-defect pairs {pct(s['local_defect_pairs']['accuracy_overall'])}); side-balanced on local-defect pairs "
-        f"{pct(w['local_defect_pairs'].get('accuracy_overall_side_balanced'))} vs "
-        f"{pct(s['local_defect_pairs'].get('accuracy_overall_side_balanced'))}"
-    )
+    console.print(ablation_summary(ab))
     console.print(ceiling_summary(ab))
     console.print(f"report: {out}/index.html · results: {out}/demo_results.json · {results['wall_seconds']} s")
