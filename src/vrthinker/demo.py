@@ -53,6 +53,7 @@ from vrthinker.policy.teacher import (
     Strategy,
     generate_frame_description_traces,
     generate_teacher_traces,
+    read_frame_sentences,
 )
 from vrthinker.train.checkpoint import find_latest
 from vrthinker.train.collate import IGNORE_INDEX, collate_segments
@@ -233,6 +234,13 @@ class DemoConfig(BaseModel):
         "next turn as Video 1, and leaned to B; 'found_compact' took SFT's side-balanced local-defect accuracy from "
         "51.5 to 76.0 % (docs/teacher.md; docs/demo.md, eighth session).",
     )
+    frame_labels: Literal["frame_first", "video_first"] = Field(
+        "video_first",
+        description="How frames are named in the context and the judge's sentences (EpisodeConfig.frame_labels): "
+        "'video_first' ('(Video 2) Frame 37') puts the frame's digits right before its image; with 'frame_first' "
+        "('Frame 37 (Video 2)') the nearest digit is the video's, and the SFT judge of seed 0 described a noisy "
+        "frame among clean ones right 1 % of the time (93 % with 'video_first'; docs/demo.md, ninth session).",
+    )
     isolated_repeat: int = Field(
         2, ge=0,
         description="Extra copies, in the cold-start data, of the teacher turns that describe a defect seen in one "
@@ -280,6 +288,7 @@ class DemoConfig(BaseModel):
             max_tool_calls=self.max_tool_calls,
             max_new_tokens=self.max_new_tokens,
             prompt_style="compact",
+            frame_labels=self.frame_labels,
             **overrides,
         )
 
@@ -336,14 +345,87 @@ def single_frame_perception(model: str | Path, frames: Path, cache: FrameCache) 
     return {k: right[k] / total[k] if total[k] else 0.0 for k in right} | {f"{k}_n": total[k] for k in total}
 
 
-_SENTENCE_VIDEO = re.compile(r"\(Video ([12])\): ([^.]+)\.")
+def teacher_forced_reading(model: str | Path, traces: Path, cache: FrameCache, episode: EpisodeConfig,
+                           batch_size: int = 16) -> dict[str, Any]:
+    """The two skills a scanning judge chains, checked teacher-forced on the scripted teacher's traces.
+
+    The model reads each teacher turn with the teacher's text so far (one forward pass per turn);
+    a target counts as right when the argmax is right on every one of its tokens, which is when
+    greedy decoding would write it from that context. Apart from sampling and from earlier mistakes:
+
+    - ``perception``: what each per-frame sentence says, split into ``isolated_defect`` (the only
+      defect frame among clean frames of its video in the turn: the sentences a judge that follows
+      its neighbours gets wrong), ``other_defect`` and ``clean``;
+    - ``tally``: the video digit of each tally entry (``Defects: Video|2 has VQ.``), split into
+      ``fresh`` (a sentence of the same turn shows that video's defect) and ``carried`` (only an
+      earlier turn did), each per video.
+
+    Only turns with an isolated-defect sentence or a carried tally entry are read (the other counts
+    are from those turns). Every value is ``[right, total]``.
+    """
+    loaded = load_model(str(model))
+    model_, processor = loaded.model.eval(), loaded.processor
+    tokenizer = processor.tokenizer
+    counts: dict[str, dict[str, list[int]]] = {"perception": {}, "tally": {}}
+
+    def targets(completion: str) -> list[tuple[str, str, tuple[int, int]]]:
+        """``(family, kind, character span)`` of every target in one turn's text."""
+        think = completion.split("</think>")[0]
+        sentences = read_frame_sentences(think, episode)
+        out, fresh = [], set()
+        for s in sentences:
+            if s.frame is None:
+                continue
+            same = [t.what for t in sentences if t.frame is not None and t.frame[0] == s.frame[0]]
+            if s.what != "normal":
+                fresh.add(s.frame[0])
+                alone = sum(w != "normal" for w in same) == 1 and "normal" in same
+                kind = "isolated_defect" if alone else "other_defect"
+            else:
+                kind = "clean"
+            a, z = s.what_span
+            # With the space before it: "): normal" is the token " normal", "): heavy" is " " then "heavy", so the
+            # decision sits on the first token either way.
+            out.append(("perception", kind, (a - 1, z)))
+        tally_at = think.rfind("Defects:")
+        if tally_at >= 0:
+            for m in _TALLY_DIGIT.finditer(think, tally_at):
+                video = int(m.group(1)) - 1
+                kind = f"{'fresh' if video in fresh else 'carried'}_video{video + 1}"
+                out.append(("tally", kind, m.span(1)))
+        return out
+
+    turns = [(seg, targets(seg.completion)) for _, record in iter_trace_records(traces)
+             for seg in read_segments(record, cache)]  # fmt: skip
+    # Only the turns with a sentence or a tally entry a judge gets wrong most: an isolated defect, a carried video.
+    turns = [(seg, t) for seg, t in turns if any(k == "isolated_defect" or k.startswith("carried") for _, k, _ in t)]
+    with torch.no_grad():
+        for start in range(0, len(turns), batch_size):
+            chunk = turns[start : start + batch_size]
+            batch = collate_segments([seg for seg, _ in chunk], processor)
+            predicted = model_(**batch.model_inputs()).logits.argmax(-1)
+            for row, (seg, found) in enumerate(chunk):
+                # Completion tokens are the turn's text tokenized alone (collate.completion_token_ids).
+                first = int((batch.labels[row] != IGNORE_INDEX).nonzero()[0])
+                encoded = tokenizer(seg.completion, add_special_tokens=False, return_offsets_mapping=True)
+                ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+                for family, kind, (a, z) in found:
+                    tokens = [j for j, (ta, tz) in enumerate(offsets) if tz > a and ta < z]
+                    ok = all(int(predicted[row, first + j - 1]) == ids[j] for j in tokens)
+                    tally = counts[family].setdefault(kind, [0, 0])
+                    tally[0] += ok
+                    tally[1] += 1
+    return counts
 
 
-def isolated_defect_turns(traces: Path, out: Path) -> int:
+_TALLY_DIGIT = re.compile(r"Video ?([12]) has ")
+
+
+def isolated_defect_turns(traces: Path, out: Path, episode: EpisodeConfig) -> int:
     """Write to ``out`` the trace records of ``traces`` cut down to their turns that describe an isolated defect.
 
     A turn qualifies when, for some video, exactly one of its frame sentences names a defect and
-    at least one other says ``normal``: a short defect run met by the scan in one frame (pooled per-frame
+    at least one other says ``normal``: a short defect run met by the scan in one frame (per-frame
     sentences, ``describe="per_frame"``; other styles yield no turn). Those
     sentences are the ones a judge that leans on its neighbouring sentences gets wrong, so the
     cold-start data repeats them (``DemoConfig.isolated_repeat``). Returns the turns written.
@@ -353,9 +435,9 @@ def isolated_defect_turns(traces: Path, out: Path) -> int:
         for _, record in iter_trace_records(traces):
             keep = []
             for turn in record.get("turn_records", []):
-                sentences = _SENTENCE_VIDEO.findall(turn["text"].split("</think>")[0])
-                for video in ("1", "2"):
-                    said = [what for v, what in sentences if v == video]
+                sentences = read_frame_sentences(turn["text"].split("</think>")[0], episode)
+                for video in (0, 1):
+                    said = [s.what for s in sentences if s.frame is not None and s.frame[0] == video]
                     if sum(what != "normal" for what in said) == 1 and "normal" in said:
                         keep.append(turn)
                         break
@@ -438,9 +520,6 @@ def _accuracy(records: list, pairs_by_id: dict[str, PreferencePair], subset: str
     return out
 
 
-_FRAME_SENTENCE = re.compile(r"Frame (\d+)(?: \(Video \d+\))?: [^.]+\.")
-
-
 def _traces_thinking(trace_dir: Path) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
     """``(pair_id, record, thinking of each turn)`` for every trace file an evaluation wrote."""
     for path in sorted(trace_dir.glob("*.json")):
@@ -459,18 +538,16 @@ def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: Ep
     wrong clean-frame sentence. Pooled frame numbers only (the demo's addressing).
     """
     teacher = ScriptedTeacher(pairs, episode, describe="per_frame")
-    n = episode.frames_per_video
     counts = {"defect_frames": [0, 0], "clean_frames": [0, 0]}
     for pair_id, _, thinking in _traces_thinking(trace_dir):
         for think in thinking:
-            for match in _FRAME_SENTENCE.finditer(think):
-                video, idx = divmod(int(match.group(1)) - 1, n)
-                if not 0 <= video <= 1:
+            for sentence in read_frame_sentences(think, episode):
+                if sentence.frame is None:
                     counts["clean_frames"][1] += 1
                     continue
-                truth = teacher.frame_sentence(pair_id, (video, idx))
+                truth = teacher.frame_sentence(pair_id, sentence.frame)
                 key = "clean_frames" if truth.endswith(": normal.") else "defect_frames"
-                counts[key][0] += match.group(0) == truth
+                counts[key][0] += sentence.text == truth
                 counts[key][1] += 1
     return {k: (right / total if total else None) for k, (right, total) in counts.items()} | {
         f"{k}_n": total for k, (_, total) in counts.items()
@@ -494,7 +571,6 @@ def decision_links(trace_dir: Path, pairs: list[PreferencePair], episode: Episod
     demo's noise-only default).
     """
     by_id = {p.pair_id: p for p in pairs}
-    n = episode.frames_per_video
     counts = {"sentences_right": 0, "tally_right": 0, "answer_right": 0, "answer_follows_tally": 0}
     total = 0
     for pair_id, record, thinking in _traces_thinking(trace_dir):
@@ -502,11 +578,8 @@ def decision_links(trace_dir: Path, pairs: list[PreferencePair], episode: Episod
         gold = (record.get("labels") or {}).get("Overall")
         if pair is None or not hidden_from_initial_view(pair) or gold in (None, "tie"):
             continue
-        frame_videos = [
-            (int(m.group(1)) - 1) // n
-            for think in thinking for m in _FRAME_SENTENCE.finditer(think) if not m.group(0).endswith(": normal.")
-        ]  # fmt: skip
-        described = {v for v in frame_videos if v in (0, 1)}
+        described = {s.frame[0] for think in thinking for s in read_frame_sentences(think, episode)
+                     if s.frame is not None and s.what != "normal"}  # fmt: skip
         # The last turn's tally, in whichever style the teacher wrote it; None when the turn has none.
         flagged = ScriptedTeacher.read_tally(thinking[-1] if thinking else "")
         tally = None if flagged is None else _side_without_defect(flagged)
@@ -520,7 +593,12 @@ def decision_links(trace_dir: Path, pairs: list[PreferencePair], episode: Episod
 
 
 def _evaluate(name: str, model: str | Path, episode: EpisodeConfig, pairs: list[PreferencePair], out: Path,
-              cache: FrameCache, cfg: DemoConfig) -> dict[str, Any]:
+              cache: FrameCache, cfg: DemoConfig, teacher_traces: Path | None = None) -> dict[str, Any]:
+    """Judge ``pairs`` with ``model``, write the report in ``out`` and return the stage's numbers.
+
+    With ``teacher_traces`` (the scripted teacher's traces of the same pairs), also the
+    teacher-forced reading of the model (:func:`teacher_forced_reading`), saved in ``out``.
+    """
     records = run_benchmark(pairs, lambda: _judge(model, episode, cache, cfg), out, batch_pairs=16, show_progress=True)
     metrics = write_report(out, records, n_resamples=200, seed=cfg.seed, title=f"vrthinker demo: {name}",
                            run_info={"model": str(model), "stage": name})
@@ -551,8 +629,22 @@ def _evaluate(name: str, model: str | Path, episode: EpisodeConfig, pairs: list[
         "format_ok_rate": tool.get("format_ok_rate"),
         "frame_descriptions": frame_descriptions(out / "traces", pairs, episode),
         "decision_links": decision_links(out / "traces", pairs, episode),
+        **({"teacher_forced": _teacher_forced(model, teacher_traces, out, cache, episode)} if teacher_traces else {}),
         "report": str(out / "report.html"),
     }
+
+
+def _teacher_forced(model: str | Path, traces: Path, out: Path, cache: FrameCache, episode: EpisodeConfig) -> dict:
+    """:func:`teacher_forced_reading`, as ``{family: {kind: accuracy}}`` plus ``n``; computed once per stage."""
+    saved = out / "teacher_forced.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    counts = teacher_forced_reading(model, traces, cache, episode)
+    result = {family: {kind: right / total for kind, (right, total) in sorted(kinds.items())}
+              for family, kinds in counts.items()}  # fmt: skip
+    result["n"] = {family: {kind: total for kind, (_, total) in sorted(kinds.items())} for family, kinds in counts.items()}
+    saved.write_text(json.dumps(result, indent=2))
+    return result
 
 
 def teacher_ceiling(pairs: list[PreferencePair], episode: EpisodeConfig, cache: FrameCache,
@@ -722,8 +814,11 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     if cfg.isolated_repeat:
         isolated = out / "data" / "teacher_turns_isolated_defect.jsonl"
         logger.info("isolated-defect turns: %d, repeated %d more times",
-                    isolated_defect_turns(teacher_traces, isolated), cfg.isolated_repeat)  # fmt: skip
+                    isolated_defect_turns(teacher_traces, isolated, episode), cfg.isolated_repeat)  # fmt: skip
         cold_start += [isolated] * cfg.isolated_repeat
+    # The teacher's traces of the held-out pairs: what each stage is read against, teacher-forced.
+    heldout_teacher = out / "data" / "heldout_teacher_traces.jsonl"
+    generate_teacher_traces(heldout, heldout_teacher, episode, **teach)
     phase_done("data")
 
     cache = FrameCache(max_entries=4 * (cfg.train_pairs + cfg.eval_pairs))
@@ -742,7 +837,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     # 4. stage I: SFT -------------------------------------------------------------------------
     sft = _sft("sft", base, cold_start, out / "sft", cfg.sft_steps, cfg.sft_lr, cfg)
     phase_done("sft")
-    stages["sft"] = _evaluate("sft", sft, episode, heldout, out / "eval" / "sft", cache, cfg)
+    stages["sft"] = _evaluate("sft", sft, episode, heldout, out / "eval" / "sft", cache, cfg, heldout_teacher)
     phase_done("eval_sft")
 
     # 5. stage II: rejection sampling + RFT ---------------------------------------------------
@@ -764,13 +859,13 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     rs_stats["rft_data"] = [p.name for p in dict.fromkeys(rft_data)]
     rft = _sft("rft", str(sft), rft_data, out / "rft" / "train", cfg.rft_steps, cfg.rft_lr, cfg)
     phase_done("rft")
-    stages["rft"] = _evaluate("rft", rft, episode, heldout, out / "eval" / "rft", cache, cfg)
+    stages["rft"] = _evaluate("rft", rft, episode, heldout, out / "eval" / "rft", cache, cfg, heldout_teacher)
     phase_done("eval_rft")
 
     # 6. stage III: GRPO ---------------------------------------------------------------------
     grpo = _grpo(rft, train, out, cfg)
     phase_done("grpo")
-    stages["grpo"] = _evaluate("grpo", grpo, episode, heldout, out / "eval" / "grpo", cache, cfg)
+    stages["grpo"] = _evaluate("grpo", grpo, episode, heldout, out / "eval" / "grpo", cache, cfg, heldout_teacher)
     phase_done("eval_grpo")
 
     # 7. ablation at equal visual-token budget -----------------------------------------------

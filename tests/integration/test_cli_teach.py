@@ -64,6 +64,14 @@ def test_teach_options_and_errors(suite: Path, tmp_path: Path) -> None:
     record = next(r for _, r in iter_trace_records(out))
     assert record["workspace"]["frames_per_video"] == 24 and record["workspace"]["addressing"] == "per_video"
 
+    vf = tmp_path / "vf.jsonl"
+    result = run(["data", "teach", str(suite), "--out", str(vf), "--frame-labels", "video_first", "--json"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = next(r for _, r in iter_trace_records(vf))
+    assert record["workspace"]["frame_labels"] == "video_first"
+    labels = [p["text"] for m in record["turn_records"][0]["context"] for p in m["parts"] if p["type"] == "text"]
+    assert "\n(Video 1) Frame 1: " in labels
+
     bad = run(["data", "teach", str(suite), "--out", str(out), "--window", "-1"], cwd=tmp_path)
     assert bad.returncode != 0 and "must be >= 0" in bad.stderr
     missing = run(["data", "teach", str(tmp_path / "nope.jsonl"), "--out", str(out)], cwd=tmp_path)

@@ -7,6 +7,7 @@ The full demo's numbers are recorded in docs/demo.md.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,13 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
         assert set(local["overall_right_by_side"]) == {"A", "B"}
         if local["accuracy_overall_side_balanced"] is not None:
             assert 0.0 <= local["accuracy_overall_side_balanced"] <= 1.0
+    # Each trained stage is also read teacher-forced against the teacher's held-out traces.
+    assert (out / "data" / "heldout_teacher_traces.jsonl").is_file()
+    for name in ("sft", "rft", "grpo"):
+        forced = results["stages"][name]["teacher_forced"]
+        assert set(forced) == {"perception", "tally", "n"}
+        assert forced == json.loads((out / "eval" / name / "teacher_forced.json").read_text())
+        assert all(0.0 <= x <= 1.0 for family in ("perception", "tally") for x in forced[family].values())
     for arm in ("with_tools", "static_frames"):
         assert {"accuracy_overall", "visual_tokens_per_judgment"} <= set(results["ablation"][arm])
         ceiling = results["ablation"][arm]["teacher_ceiling"]  # the scripted teacher on the same frames
@@ -72,6 +80,8 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     texts = [t["text"] for _, r in iter_trace_records(out / "data" / "teacher_traces.jsonl") for t in r["turn_records"]]
     assert all("Defects: " in t for t in texts) and not any("has none" in t or "Video 1 has" in t for t in texts)
     assert any("Defects: Video1 has" in t or "Defects: Video2 has" in t for t in texts)
+    # Frames are named video first, the frame's digits right before its image (frame_labels "video_first").
+    assert any("(Video 2) Frame " in t for t in texts) and not any(re.search(r"Frame \d+ \(Video", t) for t in texts)
     for name in ("untrained", "sft", "rft", "grpo", "static"):
         report = out / "eval" / name
         assert (report / "metrics.json").is_file() and (report / "plots").is_dir()
@@ -96,6 +106,7 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert warmup_config["optim"]["grad_accum"] == 1  # one-frame turns: one length
     grpo_episode = yaml.safe_load((out / "grpo" / "config.yaml").read_text())["episode"]
     assert grpo_episode["temperature"] == 0.7 and grpo_episode["later_temperature"] is None  # sampling_temperature
+    assert grpo_episode["frame_labels"] == "video_first"
     assert json.loads((out / "demo_config.json").read_text())["data_seed"] == 0  # data apart from the training seed
     first_pair = json.loads((out / "data" / "train" / "pairs.jsonl").read_text().splitlines()[0])
     assert first_pair["meta"]["seed"] == 0

@@ -25,17 +25,21 @@ def suite(tmp_path_factory):
     return read_pairs(generate_suite(out, num_pairs=2, seed=3, show_progress=False))
 
 
-def test_trace_roundtrip_gives_identical_segments(suite, tmp_path):
-    judge = Judge(ReplayPolicy([CALL, ANSWER]), EpisodeConfig(memory_window=1))
+@pytest.mark.parametrize("labels", ["frame_first", "video_first"])
+def test_trace_roundtrip_gives_identical_segments(suite, tmp_path, labels):
+    judge = Judge(ReplayPolicy([CALL, ANSWER]), EpisodeConfig(memory_window=1, frame_labels=labels))
     trajectories = judge.judge_pairs(suite)
     path = tmp_path / "traces.jsonl"
     append_traces(path, trajectories)
     records = [r for _, r in iter_trace_records(path)]
     assert [r["key"] for r in records] == [p.pair_id for p in suite]
+    assert all(r["workspace"]["frame_labels"] == labels for r in records)
     for traj, record in zip(trajectories, records):
         original = traj.segments()
         replayed = read_segments(record, FrameCache())
         assert len(replayed) == len(original) == 2
+        label = "(Video 2) Frame 60" if labels == "video_first" else "Frame 60 (Video 2)"
+        assert f"\n{label}: " in [p.text for m in replayed[1].messages for p in m.parts if hasattr(p, "text")]
         for a, b in zip(original, replayed):
             assert a.messages == b.messages and a.completion == b.completion
             assert len(a.images) == len(b.images) == (8 if a.turn_index == 0 else 10)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from vrthinker.data import read_pairs
 from vrthinker.data.synthetic import generate_suite
@@ -12,12 +15,13 @@ from vrthinker.policy.judge import Judge
 from vrthinker.policy.teacher import ScriptedTeacher
 
 
-def test_frame_descriptions_scores_each_frame_sentence(tmp_path):
+@pytest.mark.parametrize("labels", ["frame_first", "video_first"])
+def test_frame_descriptions_scores_each_frame_sentence(tmp_path, labels):
     pairs = read_pairs(
         generate_suite(tmp_path / "suite", num_pairs=4, seed=3, difficulty=0.0, kinds=["noise"], show_progress=False,
                        workers=0)
     )
-    cfg = EpisodeConfig(frames_per_video=16, max_tool_calls=2, prompt_style="compact")
+    cfg = EpisodeConfig(frames_per_video=16, max_tool_calls=2, prompt_style="compact", frame_labels=labels)
     teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame")
     traces = tmp_path / "traces"
     traces.mkdir()
@@ -99,7 +103,13 @@ def test_isolated_defect_turns_keeps_only_turns_with_one_defect_frame_among_clea
     ]
     source, out = tmp_path / "traces.jsonl", tmp_path / "isolated.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in records))
-    assert isolated_defect_turns(source, out) == 2
+    cfg = EpisodeConfig(frames_per_video=16)
+    assert isolated_defect_turns(source, out, cfg) == 2
+    # The same sentences with the video named first ("(Video 1) Frame 3: heavy noise.") select the same turns.
+    video_first = tmp_path / "video_first.jsonl"
+    video_first.write_text(re.sub(r"Frame (\d+) \(Video (\d)\)", r"(Video \2) Frame \1", source.read_text()))
+    assert "(Video 1) Frame 3: heavy noise." in video_first.read_text()
+    assert isolated_defect_turns(video_first, tmp_path / "isolated_vf.jsonl", cfg) == 2
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["key"], [t["index"] for t in r["turn_records"]]) for r in kept] == [("a", [1]), ("b", [0])]
     assert kept[0]["workspace"] == {}  # the rest of the record is copied as is
@@ -140,3 +150,37 @@ def test_teacher_ceiling_counts_what_the_frames_show_and_half_of_what_they_hide(
     assert static["accuracy_overall_guessing"] > static["accuracy_overall"]  # it answered tie where it saw nothing
     line = ceiling_summary({"with_tools": {"teacher_ceiling": tool}, "static_frames": {"teacher_ceiling": static}})
     assert "with the tool" in line and "static sample" in line
+
+
+def test_teacher_forced_reading_finds_every_isolated_sentence_and_carried_tally(tmp_path):
+    from vrthinker.demo import teacher_forced_reading
+    from vrthinker.episode.traces import iter_trace_records
+    from vrthinker.policy.teacher import generate_teacher_traces
+    from vrthinker.video import FrameCache
+
+    pairs = read_pairs(
+        generate_suite(tmp_path / "suite", num_pairs=8, seed=5, difficulty=0.0, kinds=["noise"], local_fraction=1.0,
+                       num_frames=32, local_run_frames=(2, 3), show_progress=False, workers=0)
+    )
+    cfg = EpisodeConfig(frames_per_video=32, max_tool_calls=3, prompt_style="compact", frame_labels="video_first")
+    traces = tmp_path / "teacher.jsonl"
+    generate_teacher_traces(pairs, traces, cfg, strategy="scan", describe="per_frame", tally="found_compact")
+    # What the reader must find, counted here from the text: isolated noisy sentences, and tally entries
+    # naming a video none of the turn's own sentences shows noisy.
+    isolated = carried = 0
+    for _, record in iter_trace_records(traces):
+        for turn in record["turn_records"]:
+            think = turn["text"].split("</think>")[0]
+            said = {v: re.findall(rf"\(Video {v}\) Frame \d+: ([^.]+)\.", think) for v in "12"}
+            turn_isolated = sum(sum(w != "normal" for w in s) == 1 and "normal" in s for s in said.values())
+            named = re.findall(r"Video(\d) has", think.rpartition("Defects:")[2])
+            turn_carried = sum(all(w == "normal" for w in said[v]) for v in named)
+            isolated += turn_isolated
+            carried += turn_carried
+    assert isolated > 0 and carried > 0
+
+    counts = teacher_forced_reading("tiny", traces, FrameCache(max_entries=32), cfg)
+    assert counts["perception"]["isolated_defect"][1] == isolated
+    assert sum(n for kind, (_, n) in counts["tally"].items() if kind.startswith("carried")) == carried
+    for family in counts.values():
+        assert all(0 <= right <= total for right, total in family.values())

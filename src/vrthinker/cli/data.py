@@ -300,6 +300,9 @@ def teach_cmd(
     addressing: Annotated[
         Literal["pooled", "per_video"], typer.Option("--addressing", help="'pooled' (1..2N over both videos) or 'per_video'.")
     ] = "pooled",
+    frame_labels: Annotated[
+        Literal["frame_first", "video_first"], typer.Option("--frame-labels", help="How pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on).")
+    ] = "frame_first",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the teacher's choices (detours, detour frames).")] = 0,
     prompt_style: Annotated[
         Literal["full", "compact"],
@@ -357,6 +360,7 @@ def teach_cmd(
         frames_per_video=frames_per_video,
         initial_per_video=initial_per_video,
         frame_addressing=addressing,
+        frame_labels=frame_labels,
         prompt_style=prompt_style,
     )
     try:

@@ -136,6 +136,11 @@ def eval_cmd(
         typer.Option("--prompt-style", help="With --model: 'full' (Qwen tool prompt) or 'compact' (models trained "
                      "on our compact traces). [default: full]", show_default=False),
     ] = None,
+    frame_labels: Annotated[
+        str | None,
+        typer.Option("--frame-labels", help="With --model: how pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on). [default: frame_first]",
+                     show_default=False),
+    ] = None,
     batch_pairs: Annotated[
         int, typer.Option("--batch-pairs", min=1, help="With --model: pairs judged per batch (and per write).")
     ] = 8,
@@ -191,14 +196,15 @@ def eval_cmd(
             _usage_error("--bucket-key is only used with --predictions (a --model run buckets by video length)")
         episode = {"memory_window": window, "max_tool_calls": max_calls, "frames_per_video": frames_per_video,
                    "max_new_tokens": max_new_tokens, "initial_per_video": initial_per_video,
-                   "prompt_style": prompt_style}
+                   "prompt_style": prompt_style, "frame_labels": frame_labels}
         run = _ModelRun(model, data, format, root, limit, out, episode, batch_pairs, endpoint, on_bad_row, device, seed)
         metrics = _run_model(run, edges, bootstrap, seed, show_progress=True)
         _report(metrics, as_json=as_json, out=None)
         return
     model_only = {"--data": data, "--root": root, "--limit": limit, "--window": window, "--max-calls": max_calls,
                   "--frames-per-video": frames_per_video, "--max-new-tokens": max_new_tokens, "--endpoint": endpoint,
-                  "--initial-per-video": initial_per_video, "--prompt-style": prompt_style}
+                  "--initial-per-video": initial_per_video, "--prompt-style": prompt_style,
+                  "--frame-labels": frame_labels}
     given = [name for name, value in model_only.items() if value is not None]
     if given:
         _usage_error(f"{', '.join(given)} only apply with --model")

@@ -39,6 +39,9 @@ def judge(
     frames_per_video: int = typer.Option(48, "--frames-per-video", min=1, help="Frames sampled per video (the pool)."),
     initial_per_video: int = typer.Option(4, "--initial-per-video", min=0, help="Frames per video shown up front."),
     addressing: str = typer.Option("pooled", "--addressing", help="'pooled' (1..2N over both videos) or 'per_video'."),
+    frame_labels: str = typer.Option(
+        "frame_first", "--frame-labels", help="How pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on)."
+    ),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens per turn."),
     prompt_style: str = typer.Option(
         "full", "--prompt-style", help="'full' (Qwen tool prompt) or 'compact' (models trained on our compact traces)."
@@ -70,6 +73,7 @@ def judge(
         frames_per_video=frames_per_video,
         initial_per_video=initial_per_video,
         frame_addressing=addressing,
+        frame_labels=frame_labels,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         prompt_style=prompt_style,

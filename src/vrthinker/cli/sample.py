@@ -46,6 +46,7 @@ def sample(
     initial_per_video: int = typer.Option(4, "--initial-per-video", min=0, help="Frames per video shown up front."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens per turn."),
     prompt_style: str = typer.Option("full", "--prompt-style", help="'full' (Qwen tool prompt) or 'compact' (models trained on our traces)."),
+    frame_labels: str = typer.Option("frame_first", "--frame-labels", help="How pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N pairs."),
     batch_pairs: int = typer.Option(8, "--batch-pairs", min=1, help="Pairs per batched rollout (and per progress record)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
@@ -72,7 +73,7 @@ def sample(
 
     config = episode_config(
         window, max_tool_calls=max_calls, frames_per_video=frames_per_video, initial_per_video=initial_per_video,
-        max_new_tokens=max_new_tokens, temperature=temperature, prompt_style=prompt_style,
+        max_new_tokens=max_new_tokens, temperature=temperature, prompt_style=prompt_style, frame_labels=frame_labels,
     )  # fmt: skip
     try:
         pairs = load_pairs(data, data_format, root=root, on_bad_row="skip").pairs[:limit]

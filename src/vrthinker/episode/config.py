@@ -49,6 +49,17 @@ class EpisodeConfig(BaseModel):
             "checkpoints work). 'per_video': the tool takes {'video': 1|2, 'frames': [...]} numbers 1..N."
         ),
     )
+    frame_labels: Literal["frame_first", "video_first"] = Field(
+        "frame_first",
+        description=(
+            "How a pooled frame is named in the context and in the judge's frame sentences: 'frame_first' "
+            "('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37'), which puts the frame's own digits "
+            "last, right before its image. The tiny demo model trained from scratch finds a frame's image among "
+            "the 16 in context by the digits nearest it; with 'frame_first' those are the video's, and one seed's "
+            "SFT judge described a noisy frame among clean ones of its video right 1 % of the time, 93 % with "
+            "'video_first' (docs/demo.md, ninth session). Per-video addressing always writes 'Video 2, frame 13'."
+        ),
+    )
     prompt_style: Literal["full", "compact"] = Field(
         "full",
         description=(

@@ -17,6 +17,8 @@ from vrthinker.episode.messages import FrameRef
 from vrthinker.video import FrameCache, SampledVideo, uniform_frame_indices
 
 Addressing = Literal["pooled", "per_video"]
+# How a pooled frame is named: "Frame 37 (Video 2)" or "(Video 2) Frame 37" (EpisodeConfig.frame_labels).
+FrameLabels = Literal["frame_first", "video_first"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class VideoPairWorkspace:
     prompt: str
     videos: tuple[SampledVideo, SampledVideo]
     addressing: Addressing = "pooled"
+    labels: FrameLabels = "frame_first"
     # The pixel bounds the pool was resized with (None for in-memory test pools); kept so a
     # saved trace can rebuild exactly the same frames.
     pixel_bounds: tuple[int, int] | None = None
@@ -41,6 +44,7 @@ class VideoPairWorkspace:
         min_pixels: int,
         max_pixels: int,
         addressing: Addressing = "pooled",
+        labels: FrameLabels = "frame_first",
         cache: FrameCache | None = None,
     ) -> "VideoPairWorkspace":
         # A cache shared by the caller makes the G rollouts of a group decode each video once.
@@ -50,7 +54,8 @@ class VideoPairWorkspace:
             for path in (video_a, video_b)
         )
         return cls(
-            prompt=prompt, videos=pools, addressing=addressing, pixel_bounds=(min_pixels, max_pixels)  # type: ignore[arg-type]
+            prompt=prompt, videos=pools, addressing=addressing, labels=labels,  # type: ignore[arg-type]
+            pixel_bounds=(min_pixels, max_pixels),
         )
 
     def spec(self) -> dict:
@@ -65,6 +70,7 @@ class VideoPairWorkspace:
             "min_pixels": self.pixel_bounds[0],
             "max_pixels": self.pixel_bounds[1],
             "addressing": self.addressing,
+            "frame_labels": self.labels,
         }
 
     @classmethod
@@ -77,6 +83,7 @@ class VideoPairWorkspace:
             min_pixels=int(spec["min_pixels"]),
             max_pixels=int(spec["max_pixels"]),
             addressing=spec.get("addressing", "pooled"),
+            labels=spec.get("frame_labels", "frame_first"),
             cache=cache,
         )
 
@@ -100,7 +107,7 @@ class VideoPairWorkspace:
 
     def frame_label(self, ref: FrameRef) -> str:
         """How a frame is named to the model, e.g. ``Frame 61 (Video 2)``."""
-        return frame_label(ref, self.frames_per_video, self.addressing)
+        return frame_label(ref, self.frames_per_video, self.addressing, self.labels)
 
     def source_frame_index(self, ref: FrameRef) -> int:
         """The frame's index in the original video file (for reports)."""
@@ -114,8 +121,18 @@ class VideoPairWorkspace:
         return tuple(FrameRef(v, i) for v in range(len(self.videos)) for i in idx)
 
 
-def frame_label(ref: FrameRef, frames_per_video: int, addressing: str = "pooled") -> str:
-    """How frame ``ref`` is named to the model: ``Frame 61 (Video 2)`` (pooled) or ``Video 2, frame 13``."""
+def frame_label(ref: FrameRef, frames_per_video: int, addressing: str = "pooled", labels: str = "frame_first") -> str:
+    """How frame ``ref`` is named to the model.
+
+    Pooled: ``Frame 61 (Video 2)`` (``labels="frame_first"``, the default) or ``(Video 2) Frame 61``
+    (``"video_first"``); per-video: ``Video 2, frame 13``. With ``video_first`` the digits nearest the
+    image, and nearest the ``:`` after which a judge describes the frame, are the frame's own number,
+    not the video's: the tiny demo model finds a frame's image among 16 by them (docs/demo.md, ninth
+    session).
+    """
     if addressing == "pooled":
-        return f"Frame {ref.video * frames_per_video + ref.frame_idx + 1} (Video {ref.video + 1})"
+        number = ref.video * frames_per_video + ref.frame_idx + 1
+        if labels == "video_first":
+            return f"(Video {ref.video + 1}) Frame {number}"
+        return f"Frame {number} (Video {ref.video + 1})"
     return f"Video {ref.video + 1}, frame {ref.frame_idx + 1}"

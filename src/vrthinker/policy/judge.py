@@ -32,6 +32,7 @@ class Judge:
             min_pixels=c.min_pixels,
             max_pixels=c.max_pixels,
             addressing=c.frame_addressing,
+            labels=c.frame_labels,
             cache=self.cache,
         )
 

@@ -65,7 +65,7 @@ Frame = tuple[int, int]
 _SIDES = ("a", "b")
 _CHOICE = {"A": "1", "B": "2", "tie": "0"}
 # The labels a frame gets in the context, in either addressing mode (see VideoPairWorkspace.frame_label).
-_POOLED_LABEL = re.compile(r"Frame (\d+) \(Video ([12])\): $")
+_POOLED_LABEL = re.compile(r"(?:Frame (?P<n>\d+) \(Video (?P<v>[12])\)|\(Video (?P<v2>[12])\) Frame (?P<n2>\d+)): $")
 _PER_VIDEO_LABEL = re.compile(r"Video ([12]), frame (\d+): $")
 # Most frames requested per hidden defect: each frame of a defect's run shows it, so a few suffice,
 # and leaving room lets one call cover the two or three defects a pair usually hides.
@@ -112,6 +112,49 @@ def scan_plan(config: EpisodeConfig) -> list[list[Frame]]:
     else:
         plan = [[(v, i) for i in r] for r in rounds for v in (0, 1)][:calls]
     return [frames for frames in plan if frames]
+
+
+# One per-frame sentence in any label style ("Frame 37 (Video 2): heavy noise.", "(Video 2) Frame 37: normal.",
+# "Video 2, frame 5: normal."); a judge's bare "Frame 37: ..." names the pooled frame by number alone.
+_FRAME_SENTENCE = re.compile(
+    r"(?:\(Video (?P<v2>\d+)\) Frame (?P<n2>\d+)|Frame (?P<n>\d+)(?: \(Video (?P<v>\d+)\))?"
+    r"|Video (?P<v3>\d+), frame (?P<n3>\d+)): (?P<what>[^.]+)\."
+)
+
+
+@dataclass(frozen=True)
+class FrameSentence:
+    """One per-frame sentence of a judge's thinking, as written."""
+
+    text: str  # the whole sentence, "(Video 2) Frame 37: heavy noise."
+    frame: Frame | None  # (video, pool index), 0-based, from the number; None when it is outside the pool
+    what: str  # "normal", "heavy noise", ...
+    start: int = 0  # where the sentence starts in the thinking it was read from
+
+    @property
+    def what_span(self) -> tuple[int, int]:
+        """Character span of ``what`` in the thinking (the sentence ends with ``what`` and a full stop)."""
+        end = self.start + len(self.text) - 1
+        return end - len(self.what), end
+
+
+def read_frame_sentences(thinking: str, config: EpisodeConfig) -> list[FrameSentence]:
+    """The per-frame sentences of ``thinking``, in order, in every label style the teacher writes.
+
+    Kept next to :meth:`ScriptedTeacher.frame_sentence` so that a change of wording changes the
+    reader with it; the demo's perception metrics and the isolated-defect turns use it. Pooled
+    numbers decide the frame (the video a label names is not checked against it).
+    """
+    n = config.frames_per_video
+    out = []
+    for m in _FRAME_SENTENCE.finditer(thinking):
+        if m["n3"] is not None:
+            video, idx = int(m["v3"]) - 1, int(m["n3"]) - 1
+        else:
+            video, idx = divmod(int(m["n"] or m["n2"]) - 1, n)
+        frame = (video, idx) if 0 <= video <= 1 and 0 <= idx < n else None
+        out.append(FrameSentence(m.group(0), frame, m["what"], m.start()))
+    return out
 
 
 class TeacherError(ValueError):
@@ -298,7 +341,7 @@ class ScriptedTeacher:
                     continue
                 m = _POOLED_LABEL.search(part.text)
                 if m:
-                    number, video = int(m.group(1)), int(m.group(2)) - 1
+                    number, video = int(m["n"] or m["n2"]), int(m["v"] or m["v2"]) - 1
                     frame = (video, number - 1 - video * n)
                 else:
                     m = _PER_VIDEO_LABEL.search(part.text)
@@ -370,7 +413,8 @@ class ScriptedTeacher:
             if self.config.frame_addressing == "pooled":
                 # The frame's own context label, copied: the video is named, so the tally that follows
                 # reads "(Video 1): heavy noise" instead of decoding which video frame 37 belongs to.
-                sentences.append(f"{frame_label(FrameRef(*frame), self.config.frames_per_video, 'pooled')}: {what}.")
+                label = frame_label(FrameRef(*frame), self.config.frames_per_video, "pooled", self.config.frame_labels)
+                sentences.append(f"{label}: {what}.")
             else:
                 sentences.append(f"Video {frame[0] + 1}, frame {self._number(frame)}: {what}.")
         return " ".join(sentences)
@@ -656,13 +700,14 @@ def generate_frame_description_traces(
                 parts: list[TextPart | ImagePart] = []
                 for video, idx in group:
                     ref = FrameRef(video, idx)
-                    parts += [TextPart(f"\n{frame_label(ref, n, config.frame_addressing)}: "), ImagePart(ref)]
+                    label = frame_label(ref, n, config.frame_addressing, config.frame_labels)
+                    parts += [TextPart(f"\n{label}: "), ImagePart(ref)]
                 text = " ".join(teacher.frame_sentence(pair.pair_id, frame) for frame in group)
                 records.append({"index": len(records), "context": [Message("user", tuple(parts)).to_json()],
                                 "text": text})  # fmt: skip
             spec = {"prompt": pair.prompt, "video_a": str(pair.video_a), "video_b": str(pair.video_b),
                     "frames_per_video": n, "min_pixels": config.min_pixels, "max_pixels": config.max_pixels,
-                    "addressing": config.frame_addressing}  # fmt: skip
+                    "addressing": config.frame_addressing, "frame_labels": config.frame_labels}  # fmt: skip
             f.write(json.dumps({"key": f"{pair.pair_id}#frames", "labels": dict(pair.labels), "workspace": spec,
                                 "turn_records": records}) + "\n")  # fmt: skip
             turns += len(records)

@@ -17,6 +17,13 @@ def test_pooled_numbering_maps_to_both_videos(workspace):
     assert sum(isinstance(p, ImagePart) for p in result.parts) == 4
 
 
+def test_video_first_labels_end_with_the_frame_number(make_workspace):
+    ws = make_workspace(labels="video_first")
+    result = SelectFrames().execute({"target_frames": [3, 61]}, ws)
+    texts = [p.text for p in result.parts if isinstance(p, TextPart)]
+    assert "\n(Video 1) Frame 3: " in texts and "\n(Video 2) Frame 61: " in texts
+
+
 def test_per_video_addressing(make_workspace):
     ws = make_workspace(addressing="per_video")
     result = SelectFrames().execute({"video": 2, "target_frames": [13]}, ws)

@@ -82,8 +82,9 @@ def _hidden(pair, ws, initial_per_video=4) -> set[int]:
         {"memory_window": "unlimited"},
         {"memory_window": 2, "frame_addressing": "per_video"},
         {"memory_window": 1, "max_frames_per_call": 4},
+        {"memory_window": 1, "frame_labels": "video_first"},
     ],
-    ids=["p1", "unlimited", "per_video", "4-per-call"],
+    ids=["p1", "unlimited", "per_video", "4-per-call", "video_first"],
 )
 def test_every_trace_is_answered_correctly_and_well_formed(pairs, config):
     _, trajs = _run(pairs, detour_prob=0.3, **config)
@@ -284,9 +285,6 @@ def test_generate_traces_counts_rejections_and_unscriptable(pairs, tmp_path):
 
 # --------------------------------------------------------------------------- the scanning teacher
 
-_PER_FRAME = re.compile(r"Frame (\d+) \(Video [12]\): ([^.]+)\.")
-
-
 @pytest.mark.parametrize(
     "config",
     [{}, {"frame_addressing": "per_video"}, {"frames_per_video": 16, "max_tool_calls": 2}, {"max_tool_calls": 0}],
@@ -319,10 +317,11 @@ def test_scan_plan_spreads_the_budget_over_frames_the_initial_view_skipped(confi
         assert all(len({v for v, _ in call}) == 1 for call in plan)
 
 
-def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs):
-    from vrthinker.policy.teacher import scan_plan
+@pytest.mark.parametrize("labels", ["frame_first", "video_first"])
+def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs, labels):
+    from vrthinker.policy.teacher import read_frame_sentences, scan_plan
 
-    cfg = EpisodeConfig(memory_window=1)
+    cfg = EpisodeConfig(memory_window=1, frame_labels=labels)
     teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame")
     trajs = Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs)
     plan = scan_plan(cfg)
@@ -331,9 +330,11 @@ def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs):
         assert traj.tool_calls == len(plan), "a scan spends the whole budget, whatever it sees"
         ws, defects = traj.workspace, defects_of(pair)
         for turn in traj.turns:
-            described = [(int(n), what) for n, what in _PER_FRAME.findall(turn.text.split("</think>")[0])]
-            in_view = {ws.frame_number(ref): ref for ref in turn.images}
+            described = [(s.frame, s.what) for s in read_frame_sentences(turn.text.split("</think>")[0], cfg)]
+            in_view = {(ref.video, ref.frame_idx): ref for ref in turn.images}
             assert described, turn.text
+            # Each sentence starts with the frame's label as the context writes it.
+            assert turn.text.startswith("<think>" + ("(Video " if labels == "video_first" else "Frame ")), turn.text
             for number, what in described:
                 ref = in_view[number]  # only frames whose image is in the context
                 src, side = ws.source_frame_index(ref), "ab"[ref.video]
@@ -343,6 +344,31 @@ def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs):
         seen = {("ab"[r.video], ws.source_frame_index(r)) for t in traj.turns for r in t.images}
         if all(any((d.video, f) in seen for f in d.frames) for d in defects):
             assert traj.judgment == _labels(pair), traj.key
+
+
+def test_read_frame_sentences_reads_every_label_style():
+    from vrthinker.policy.teacher import read_frame_sentences
+
+    cfg = EpisodeConfig(frames_per_video=16)
+    thinking = ("Frame 3 (Video 1): heavy noise. (Video 2) Frame 20: normal. Video 2, frame 5: heavy blur. "
+                "Frame 40: normal. Scanning more frames. Defects: Video1 has VQ.")
+    read = [(s.frame, s.what, s.text) for s in read_frame_sentences(thinking, cfg)]
+    assert read == [
+        ((0, 2), "heavy noise", "Frame 3 (Video 1): heavy noise."),
+        ((1, 3), "normal", "(Video 2) Frame 20: normal."),
+        ((1, 4), "heavy blur", "Video 2, frame 5: heavy blur."),
+        (None, "normal", "Frame 40: normal."),  # outside the pool of 2 x 16
+    ]
+    # The reader and the writer agree: the labels the episode writes, in either style, are read back whole.
+    from vrthinker.episode import FrameRef
+    from vrthinker.episode.workspace import frame_label
+
+    for labels in ("frame_first", "video_first"):
+        sentences = [f"{frame_label(ref, 16, 'pooled', labels)}: normal." for ref in (FrameRef(0, 0), FrameRef(1, 15))]
+        assert [(s.frame, s.text) for s in read_frame_sentences(" ".join(sentences), cfg)] == [
+            ((0, 0), sentences[0]),
+            ((1, 15), sentences[1]),
+        ]
 
 
 def test_teacher_rejects_unknown_strategy(pairs):
