@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -52,7 +51,9 @@ from vrthinker.policy.teacher import (
     ScriptedTeacher,
     Strategy,
     generate_frame_description_traces,
+    TALLY_ENTRY,
     generate_teacher_traces,
+    lone_defect_videos,
     read_frame_sentences,
 )
 from vrthinker.train.checkpoint import find_latest
@@ -372,15 +373,14 @@ def teacher_forced_reading(model: str | Path, traces: Path, cache: FrameCache, e
         """``(family, kind, character span)`` of every target in one turn's text."""
         think = completion.split("</think>")[0]
         sentences = read_frame_sentences(think, episode)
+        lone = lone_defect_videos(sentences)
         out, fresh = [], set()
         for s in sentences:
             if s.frame is None:
                 continue
-            same = [t.what for t in sentences if t.frame is not None and t.frame[0] == s.frame[0]]
             if s.what != "normal":
                 fresh.add(s.frame[0])
-                alone = sum(w != "normal" for w in same) == 1 and "normal" in same
-                kind = "isolated_defect" if alone else "other_defect"
+                kind = "isolated_defect" if s.frame[0] in lone else "other_defect"
             else:
                 kind = "clean"
             a, z = s.what_span
@@ -389,7 +389,7 @@ def teacher_forced_reading(model: str | Path, traces: Path, cache: FrameCache, e
             out.append(("perception", kind, (a - 1, z)))
         tally_at = think.rfind("Defects:")
         if tally_at >= 0:
-            for m in _TALLY_DIGIT.finditer(think, tally_at):
+            for m in TALLY_ENTRY.finditer(think, tally_at):
                 video = int(m.group(1)) - 1
                 kind = f"{'fresh' if video in fresh else 'carried'}_video{video + 1}"
                 out.append(("tally", kind, m.span(1)))
@@ -418,9 +418,6 @@ def teacher_forced_reading(model: str | Path, traces: Path, cache: FrameCache, e
     return counts
 
 
-_TALLY_DIGIT = re.compile(r"Video ?([12]) has ")
-
-
 def isolated_defect_turns(traces: Path, out: Path, episode: EpisodeConfig) -> int:
     """Write to ``out`` the trace records of ``traces`` cut down to their turns that describe an isolated defect.
 
@@ -433,14 +430,8 @@ def isolated_defect_turns(traces: Path, out: Path, episode: EpisodeConfig) -> in
     written = 0
     with out.open("w", encoding="utf-8") as f:
         for _, record in iter_trace_records(traces):
-            keep = []
-            for turn in record.get("turn_records", []):
-                sentences = read_frame_sentences(turn["text"].split("</think>")[0], episode)
-                for video in (0, 1):
-                    said = [s.what for s in sentences if s.frame is not None and s.frame[0] == video]
-                    if sum(what != "normal" for what in said) == 1 and "normal" in said:
-                        keep.append(turn)
-                        break
+            keep = [turn for turn in record.get("turn_records", [])
+                    if lone_defect_videos(read_frame_sentences(turn["text"].split("</think>")[0], episode))]
             if keep:
                 f.write(json.dumps({**record, "turn_records": keep}) + "\n")
                 written += len(keep)
@@ -529,7 +520,7 @@ def _traces_thinking(trace_dir: Path) -> Iterator[tuple[str, dict[str, Any], lis
 
 
 def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: EpisodeConfig) -> dict[str, Any]:
-    """How often the judge's per-frame sentences ("Frame 9 (Video 1): heavy noise.") say what the frame shows.
+    """How often the judge's per-frame sentences ("(Video 1) Frame 9: heavy noise.") say what the frame shows.
 
     Perception, measured apart from the decision: every ``Frame N: ...`` sentence in the turns'
     thinking is compared with the scripted teacher's sentence for that frame
@@ -962,7 +953,7 @@ def render_index(results: dict[str, Any]) -> str:
         "<h1>vrthinker demo: the VR-Thinker pipeline on the synthetic suite</h1>"
         "<p>Accuracy (%) without ties on held-out pairs. 'local-defect pairs': pairs whose labels the "
         "initial frames cannot decide. 'described right': share of the judge's per-frame sentences "
-        "('Frame 9 (Video 1): heavy noise.') that say exactly what the frame shows — perception, apart from the decision. "
+        "('(Video 1) Frame 9: heavy noise.') that say exactly what the frame shows — perception, apart from the decision. "
         "'side-balanced': the mean of the accuracies on pairs labelled A and on pairs labelled B, which a judge "
         "that always names one side cannot lift above 50 %. 'sentences' and 'tally': how often the judge's "
         "own frame sentences, and its last tally, point to the right side (decision_links).</p>"

@@ -83,7 +83,7 @@ Strategy = Literal["oracle", "scan"]
 DescribeStyle = Literal["grouped", "per_frame"]
 TallyStyle = Literal["per_video", "closing", "found", "found_compact"]
 # A tally's "Video N has <dims>" sentence ("VideoN" in the compact tally); "has none" names no defect.
-_TALLY_SENTENCE = re.compile(r"Video ?([12]) has (?!none)")
+TALLY_ENTRY = re.compile(r"Video ?([12]) has (?!none)")
 _TALLY_ANY = re.compile(r"Video ?[12] has ")
 SCAN_MORE = "Scanning more frames."
 
@@ -136,6 +136,20 @@ class FrameSentence:
         """Character span of ``what`` in the thinking (the sentence ends with ``what`` and a full stop)."""
         end = self.start + len(self.text) - 1
         return end - len(self.what), end
+
+
+def lone_defect_videos(sentences: Sequence[FrameSentence]) -> set[int]:
+    """The 0-based videos of which exactly one sentence names a defect and at least one says "normal".
+
+    A short defect run met in one frame among clean ones: the sentence a judge that follows its
+    neighbouring sentences gets wrong (docs/demo.md, sixth and ninth sessions).
+    """
+    lone = set()
+    for video in (0, 1):
+        said = [s.what for s in sentences if s.frame is not None and s.frame[0] == video]
+        if sum(what != "normal" for what in said) == 1 and "normal" in said:
+            lone.add(video)
+    return lone
 
 
 def read_frame_sentences(thinking: str, config: EpisodeConfig) -> list[FrameSentence]:
@@ -456,7 +470,7 @@ class ScriptedTeacher:
             thinking = thinking.rsplit("Defects:", 1)[-1]
         elif not _TALLY_ANY.search(thinking):
             return None
-        return {int(v) - 1 for v in _TALLY_SENTENCE.findall(thinking)}
+        return {int(v) - 1 for v in TALLY_ENTRY.findall(thinking)}
 
     @staticmethod
     def _recommend(observed: Sequence[Defect]) -> str:
