@@ -37,6 +37,7 @@ from vrthinker.data.native import write_pairs
 from vrthinker.data.schema import DIMENSIONS, Dimension, PreferencePair
 from vrthinker.data.synthetic import DefectKind, hidden_from_initial_view
 from vrthinker.episode import EpisodeConfig
+from vrthinker.episode.config import FrameLabels
 from vrthinker.episode.traces import iter_trace_records, read_segments
 from vrthinker.eval.metrics import accuracy_3class, accuracy_without_ties, side_balanced_accuracy
 from vrthinker.eval.report import write_report
@@ -235,7 +236,7 @@ class DemoConfig(BaseModel):
         "next turn as Video 1, and leaned to B; 'found_compact' took SFT's side-balanced local-defect accuracy from "
         "51.5 to 76.0 % (docs/teacher.md; docs/demo.md, eighth session).",
     )
-    frame_labels: Literal["frame_first", "video_first"] = Field(
+    frame_labels: FrameLabels = Field(
         "video_first",
         description="How frames are named in the context and the judge's sentences (EpisodeConfig.frame_labels): "
         "'video_first' ('(Video 2) Frame 37') puts the frame's digits right before its image; with 'frame_first' "

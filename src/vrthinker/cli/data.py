@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import typer
+
+from vrthinker.cli.options import FRAME_LABELS_HELP
+from vrthinker.episode.config import FrameLabels
 from rich.console import Console
 from rich.table import Table
 
@@ -301,7 +304,7 @@ def teach_cmd(
         Literal["pooled", "per_video"], typer.Option("--addressing", help="'pooled' (1..2N over both videos) or 'per_video'.")
     ] = "pooled",
     frame_labels: Annotated[
-        Literal["frame_first", "video_first"], typer.Option("--frame-labels", help="How pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on).")
+        FrameLabels, typer.Option("--frame-labels", help=FRAME_LABELS_HELP)
     ] = "frame_first",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the teacher's choices (detours, detour frames).")] = 0,
     prompt_style: Annotated[

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any, NamedTuple, NoReturn
 
 import typer
+
+from vrthinker.cli.options import FRAME_LABELS_HELP
 from rich.console import Console
 from rich.table import Table
 
@@ -138,7 +140,7 @@ def eval_cmd(
     ] = None,
     frame_labels: Annotated[
         str | None,
-        typer.Option("--frame-labels", help="With --model: how pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on). [default: frame_first]",
+        typer.Option("--frame-labels", help=f"With --model: {FRAME_LABELS_HELP} [default: frame_first]",
                      show_default=False),
     ] = None,
     batch_pairs: Annotated[

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from vrthinker.cli import app
-from vrthinker.cli.options import episode_config
+from vrthinker.cli.options import FRAME_LABELS_HELP, episode_config
 
 
 @app.command(
@@ -40,7 +40,7 @@ def judge(
     initial_per_video: int = typer.Option(4, "--initial-per-video", min=0, help="Frames per video shown up front."),
     addressing: str = typer.Option("pooled", "--addressing", help="'pooled' (1..2N over both videos) or 'per_video'."),
     frame_labels: str = typer.Option(
-        "frame_first", "--frame-labels", help="How pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on)."
+        "frame_first", "--frame-labels", help=FRAME_LABELS_HELP
     ),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens per turn."),
     prompt_style: str = typer.Option(

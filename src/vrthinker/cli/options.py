@@ -6,6 +6,12 @@ from typing import Any
 
 import typer
 
+# --frame-labels, shared by the commands that run or write episodes (EpisodeConfig.frame_labels).
+FRAME_LABELS_HELP = (
+    "How pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', "
+    "what the demo's judge is trained on)."
+)
+
 
 def parse_window(value: str) -> int | str:
     """``--window`` accepts a number of rounds or ``unlimited``."""

@@ -9,6 +9,8 @@ from typing import Literal, Optional
 
 import typer
 
+from vrthinker.cli.options import FRAME_LABELS_HELP
+
 from vrthinker.cli import app
 
 
@@ -46,7 +48,7 @@ def sample(
     initial_per_video: int = typer.Option(4, "--initial-per-video", min=0, help="Frames per video shown up front."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens per turn."),
     prompt_style: str = typer.Option("full", "--prompt-style", help="'full' (Qwen tool prompt) or 'compact' (models trained on our traces)."),
-    frame_labels: str = typer.Option("frame_first", "--frame-labels", help="How pooled frames are named: 'frame_first' ('Frame 37 (Video 2)') or 'video_first' ('(Video 2) Frame 37', what the demo's judge is trained on)."),
+    frame_labels: str = typer.Option("frame_first", "--frame-labels", help=FRAME_LABELS_HELP),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N pairs."),
     batch_pairs: int = typer.Option(8, "--batch-pairs", min=1, help="Pairs per batched rollout (and per progress record)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 UNLIMITED = "unlimited"
+# How a pooled frame is named: "Frame 37 (Video 2)" or "(Video 2) Frame 37" (EpisodeConfig.frame_labels).
+FrameLabels = Literal["frame_first", "video_first"]
 
 
 class EpisodeConfig(BaseModel):
@@ -49,7 +51,7 @@ class EpisodeConfig(BaseModel):
             "checkpoints work). 'per_video': the tool takes {'video': 1|2, 'frames': [...]} numbers 1..N."
         ),
     )
-    frame_labels: Literal["frame_first", "video_first"] = Field(
+    frame_labels: FrameLabels = Field(
         "frame_first",
         description=(
             "How a pooled frame is named in the context and in the judge's frame sentences: 'frame_first' "

@@ -13,12 +13,11 @@ from typing import Literal
 
 from PIL import Image
 
+from vrthinker.episode.config import FrameLabels
 from vrthinker.episode.messages import FrameRef
 from vrthinker.video import FrameCache, SampledVideo, uniform_frame_indices
 
 Addressing = Literal["pooled", "per_video"]
-# How a pooled frame is named: "Frame 37 (Video 2)" or "(Video 2) Frame 37" (EpisodeConfig.frame_labels).
-FrameLabels = Literal["frame_first", "video_first"]
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,9 @@ Frame = tuple[int, int]
 _SIDES = ("a", "b")
 _CHOICE = {"A": "1", "B": "2", "tie": "0"}
 # The labels a frame gets in the context, in either addressing mode (see VideoPairWorkspace.frame_label).
-_POOLED_LABEL = re.compile(r"(?:Frame (?P<n>\d+) \(Video (?P<v>[12])\)|\(Video (?P<v2>[12])\) Frame (?P<n2>\d+)): $")
+# A pooled label in either order (workspace.frame_label writes them): number in n / n2, video in v / v2.
+_POOLED = r"(?:Frame (?P<n>\d+) \(Video (?P<v>[12])\)|\(Video (?P<v2>[12])\) Frame (?P<n2>\d+))"
+_POOLED_LABEL = re.compile(_POOLED + r": $")
 _PER_VIDEO_LABEL = re.compile(r"Video ([12]), frame (\d+): $")
 # Most frames requested per hidden defect: each frame of a defect's run shows it, so a few suffice,
 # and leaving room lets one call cover the two or three defects a pair usually hides.
@@ -117,8 +119,7 @@ def scan_plan(config: EpisodeConfig) -> list[list[Frame]]:
 # One per-frame sentence in any label style ("Frame 37 (Video 2): heavy noise.", "(Video 2) Frame 37: normal.",
 # "Video 2, frame 5: normal."); a judge's bare "Frame 37: ..." names the pooled frame by number alone.
 _FRAME_SENTENCE = re.compile(
-    r"(?:\(Video (?P<v2>\d+)\) Frame (?P<n2>\d+)|Frame (?P<n>\d+)(?: \(Video (?P<v>\d+)\))?"
-    r"|Video (?P<v3>\d+), frame (?P<n3>\d+)): (?P<what>[^.]+)\."
+    r"(?:" + _POOLED + r"|Frame (?P<n3>\d+)|Video (?P<v4>\d+), frame (?P<n4>\d+)): (?P<what>[^.]+)\."
 )
 
 
@@ -162,10 +163,10 @@ def read_frame_sentences(thinking: str, config: EpisodeConfig) -> list[FrameSent
     n = config.frames_per_video
     out = []
     for m in _FRAME_SENTENCE.finditer(thinking):
-        if m["n3"] is not None:
-            video, idx = int(m["v3"]) - 1, int(m["n3"]) - 1
+        if m["n4"] is not None:
+            video, idx = int(m["v4"]) - 1, int(m["n4"]) - 1
         else:
-            video, idx = divmod(int(m["n"] or m["n2"]) - 1, n)
+            video, idx = divmod(int(m["n"] or m["n2"] or m["n3"]) - 1, n)
         frame = (video, idx) if 0 <= video <= 1 and 0 <= idx < n else None
         out.append(FrameSentence(m.group(0), frame, m["what"], m.start()))
     return out
