@@ -116,7 +116,12 @@ class DemoConfig(BaseModel):
     initial_per_video: int = Field(4, ge=1, description="Initial view per video.")
     memory_window: int = Field(1, ge=0, description="p of the memory window.")
     max_tool_calls: int = Field(3, ge=1, description="Tool calls per episode.")
-    max_new_tokens: int = Field(200, ge=16, description="Tokens per turn (a scan turn describing 8 frames takes ~150).")
+    max_new_tokens: int = Field(
+        256, ge=16,
+        description="Tokens per turn. A scan turn describing 8 frames takes ~150-210 tokens: at 200, 25 cold-start "
+        "teacher turns were longer than the budget, and a judge writing them is cut off before its tool call closes "
+        "(docs/demo.md, ninth and tenth sessions).",
+    )
     warmup_steps: int = Field(
         300, ge=0,
         description="Steps of one perception warm-up attempt on one-frame descriptions (0: start SFT from random init).",

@@ -56,16 +56,25 @@ def test_judge_errors_are_clear(tmp_path, repo_root):
     assert proc.returncode == 2 and "not found" in proc.stderr
 
 
+def _pair_args(shared_benchmarks) -> list[str]:
+    videos = shared_benchmarks / "videoalign-example" / "videos"
+    return ["--prompt", "A cat runs across a field", str(videos / "example_3_A.mp4"), str(videos / "example_3_B.mp4"),
+            "--frames-per-video", "16", "--json"]
+
+
+def _call_then_answer(answer: str):
+    """A served judge's replies: select frames 3 and 20 in the first turn, then ``answer``."""
+    call = ('<think>look closer</think><recommend answer>TA: 1, VQ: 1, MQ: 0, Overall: 1</recommend answer>'
+            '<tool_call>{"name": "select_frames", "arguments": {"target_frames": [3, 20]}}</tool_call>')
+    return lambda body: call if len(body["messages"]) == 2 else answer
+
+
 def test_judge_through_an_openai_compatible_endpoint(shared_benchmarks, tmp_path, repo_root):
     from fakes import openai_server
 
-    videos = shared_benchmarks / "videoalign-example" / "videos"
-    call = ('<think>look closer</think><recommend answer>TA: 1, VQ: 1, MQ: 0, Overall: 1</recommend answer>'
-            '<tool_call>{"name": "select_frames", "arguments": {"target_frames": [3, 20]}}</tool_call>')
     answer = "<think>seen</think><answer>\nTA: 1\nVQ: 1\nMQ: 0\nOverall: 2\n</answer>"
-    args = ["--prompt", "A cat runs across a field", str(videos / "example_3_A.mp4"), str(videos / "example_3_B.mp4"),
-            "--frames-per-video", "16", "--json"]
-    with openai_server(lambda body: call if len(body["messages"]) == 2 else answer) as server:
+    args = _pair_args(shared_benchmarks)
+    with openai_server(_call_then_answer(answer)) as server:
         proc = run_judge(["--endpoint", server.url, "--model", "served-judge", *args], repo_root)
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)
@@ -79,3 +88,20 @@ def test_judge_through_an_openai_compatible_endpoint(shared_benchmarks, tmp_path
         assert failed.returncode == 1 and "HTTP 500" in failed.stderr and "Traceback" not in failed.stderr
     gone = run_judge(["--endpoint", server.url, "--model", "served-judge", *args], repo_root)  # server stopped
     assert gone.returncode == 1 and "Traceback" not in gone.stderr
+
+
+def test_judge_names_frames_video_first_when_asked(shared_benchmarks, tmp_path, repo_root):
+    from fakes import openai_server
+
+    answer = "<think>seen</think><answer>\nTA: 0\nVQ: 0\nMQ: 0\nOverall: 0\n</answer>"
+    args = [*_pair_args(shared_benchmarks), "--prompt-style", "compact"]
+    for labels, expected in (("frame_first", "Frame 20 (Video 2): "), ("video_first", "(Video 2) Frame 20: ")):
+        with openai_server(_call_then_answer(answer)) as server:
+            proc = run_judge(["--endpoint", server.url, "--model", "served-judge", "--frame-labels", labels, *args],
+                             repo_root)
+            assert proc.returncode == 0, proc.stderr
+            texts = [c["text"] for m in server.received[1]["messages"] if isinstance(m["content"], list)
+                     for c in m["content"] if c["type"] == "text"]
+            assert any(t.endswith(expected) for t in texts), texts  # the label right before the selected frame
+    bad = run_judge(["--frame-labels", "sideways", *args], repo_root)
+    assert bad.returncode == 2 and "frame_labels" in bad.stderr

@@ -186,7 +186,7 @@ def test_noise_and_blur_change_only_their_frames():
     clean = render_scene(SCENE, T, SIZE)
     noisy = add_noise(clean, [3, 4], 30.0, np.random.default_rng(0))
     assert changed_frames(noisy, clean) == {3, 4}
-    assert hf_energy(noisy[3]) > 40 and hf_energy(clean[3]) == 0
+    assert hf_energy(noisy[3]) > 40 and hf_energy(clean[3]) < 1e-3  # ~0: float rounding differs by CPU
     np.testing.assert_array_equal(noisy, add_noise(clean, [3, 4], 30.0, np.random.default_rng(0)))
     # grey grain: identical on R, G, B (where not clipped) so chroma subsampling cannot erase it
     delta = noisy[3].astype(int) - clean[3]
