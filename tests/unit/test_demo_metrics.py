@@ -184,3 +184,27 @@ def test_teacher_forced_reading_finds_every_isolated_sentence_and_carried_tally(
     assert sum(n for kind, (_, n) in counts["tally"].items() if kind.startswith("carried")) == carried
     for family in counts.values():
         assert all(0 <= right <= total for right, total in family.values())
+
+
+def test_every_teacher_turn_fits_the_demos_turn_budget(tmp_path):
+    """The demo's ``max_new_tokens`` holds the scripted teacher's longest turn, in the tiny model's tokens."""
+    from vrthinker.demo import DemoConfig
+    from vrthinker.episode.traces import iter_trace_records
+    from vrthinker.policy.models import load_model
+    from vrthinker.policy.teacher import generate_teacher_traces
+
+    cfg = DemoConfig()
+    pairs = read_pairs(
+        generate_suite(tmp_path / "suite", num_pairs=24, seed=3, difficulty=cfg.difficulty, kinds=list(cfg.kinds),
+                       local_fraction=cfg.local_fraction, num_frames=cfg.frames_per_video,
+                       local_run_frames=cfg.local_run_frames, backgrounds=cfg.backgrounds, show_progress=False,
+                       workers=0)
+    )
+    traces = tmp_path / "teacher.jsonl"
+    generate_teacher_traces(pairs, traces, cfg.episode(), strategy=cfg.teacher_strategy, describe=cfg.describe,
+                            tally=cfg.tally)
+    tokenizer = load_model("tiny").processor.tokenizer
+    lengths = [len(tokenizer(turn["text"], add_special_tokens=False)["input_ids"]) + 1  # + <|im_end|>
+               for _, record in iter_trace_records(traces) for turn in record["turn_records"]]
+    assert len(lengths) > 24
+    assert max(lengths) <= cfg.max_new_tokens, max(lengths)

@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import typer
-
-from vrthinker.cli.options import FRAME_LABELS_HELP
-from vrthinker.episode.config import FrameLabels
 from rich.console import Console
 from rich.table import Table
 
 from vrthinker.cli import app
+from vrthinker.cli.options import FRAME_LABELS_HELP
 from vrthinker.data.check import check_file
 from vrthinker.data.loaders import DataError
 from vrthinker.data.schema import DIMENSION_NAMES, DIMENSIONS
+from vrthinker.episode.config import FrameLabels
 
 data_app = typer.Typer(
     name="data",

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Annotated, Any, NamedTuple, NoReturn
 
 import typer
-
-from vrthinker.cli.options import FRAME_LABELS_HELP
 from rich.console import Console
 from rich.table import Table
 
 from vrthinker.cli import app
+from vrthinker.cli.options import FRAME_LABELS_HELP
 from vrthinker.eval.predictions import (
     PREDICTION_FORMATS,
     PredictionFileError,

@@ -9,9 +9,8 @@ from typing import Literal, Optional
 
 import typer
 
-from vrthinker.cli.options import FRAME_LABELS_HELP
-
 from vrthinker.cli import app
+from vrthinker.cli.options import FRAME_LABELS_HELP
 
 
 @app.command(
