@@ -35,7 +35,7 @@ from rich.progress import Progress
 from vrthinker.data import read_pairs
 from vrthinker.data.native import write_pairs
 from vrthinker.data.schema import DIMENSIONS, Dimension, PreferencePair
-from vrthinker.data.synthetic import DefectKind, hidden_from_initial_view
+from vrthinker.data.synthetic import DefectKind, hidden_from_initial_view, swapped_synthetic
 from vrthinker.episode import EpisodeConfig
 from vrthinker.episode.config import FrameLabels
 from vrthinker.episode.traces import iter_trace_records, read_segments
@@ -63,7 +63,7 @@ from vrthinker.train.config import DataConfig, ModelConfig, OptimConfig, SFTConf
 from vrthinker.train.grpo import train_grpo
 from vrthinker.train.grpo_config import GRPOConfig, GRPOSection, PairsConfig
 from vrthinker.train.rejection import balance_sides, rejection_sample
-from vrthinker.train.rewards import RewardConfig
+from vrthinker.train.rewards import ProcessVerifier, RewardConfig
 from vrthinker.train.sft import train_sft
 from vrthinker.video import FrameCache
 
@@ -219,6 +219,12 @@ class DemoConfig(BaseModel):
         "of grpo_pairs_per_step pairs and their swapped twins. Without it, 5 steps swung seed 1's judge to one side "
         "(B with a plain shuffle, A with a stratified one) while its frame sentences stayed right (docs/demo.md, "
         "eighth session).",
+    )
+    grpo_process_weight: float = Field(
+        0.0, ge=0,
+        description="Weight of stage III's process reward (RewardConfig.process_weight): the fraction of a rollout's "
+        "turns whose thinking the scripted teacher, replayed on the same context, would write (its perception and "
+        "its tally). 0: outcome rewards only.",
     )
     grpo_lr: float = Field(
         5e-5, gt=0,
@@ -672,8 +678,11 @@ def teacher_ceiling(pairs: list[PreferencePair], episode: EpisodeConfig, cache: 
     return {**out["all"], "local_defect_pairs": out["local"]}
 
 
-def _grpo(rft: Path, train: list[PreferencePair], out: Path, cfg: DemoConfig) -> Path:
-    """Stage III: GRPO from the RFT checkpoint on the training pairs ``cfg.grpo_pairs`` selects."""
+def _grpo(rft: Path, train: list[PreferencePair], out: Path, cfg: DemoConfig, verifier: ProcessVerifier | None) -> Path:
+    """Stage III: GRPO from the RFT checkpoint on the training pairs ``cfg.grpo_pairs`` selects.
+
+    ``verifier`` scores the rollouts' reasoning when ``cfg.grpo_process_weight > 0``.
+    """
     grpo_out = out / "grpo"
     if not (grpo_out / "DONE").is_file():
         grpo_pairs = out / "data" / "train" / "pairs.jsonl"
@@ -687,7 +696,7 @@ def _grpo(rft: Path, train: list[PreferencePair], out: Path, cfg: DemoConfig) ->
             data=PairsConfig(pairs=str(grpo_pairs)),
             episode=cfg.episode(temperature=cfg.sampling_temperature),
             # The scan's whole call budget is the recipe: no efficiency penalty up to it.
-            rewards=RewardConfig(efficiency_free_calls=cfg.max_tool_calls),
+            rewards=RewardConfig(efficiency_free_calls=cfg.max_tool_calls, process_weight=cfg.grpo_process_weight),
             grpo=GRPOSection(group_size=cfg.grpo_group, pairs_per_step=cfg.grpo_pairs_per_step, micro_batch_size=8,
                              dynamic_sampling="drop_refill", max_refill_rounds=1, stratify=cfg.grpo_stratify,
                              both_orders=cfg.grpo_both_orders),
@@ -695,7 +704,7 @@ def _grpo(rft: Path, train: list[PreferencePair], out: Path, cfg: DemoConfig) ->
             train=TrainConfig(max_steps=cfg.grpo_steps, seed=cfg.seed, save_every=cfg.grpo_steps, log_every=1,
                               output_dir=str(grpo_out)),
         )  # fmt: skip
-        train_grpo(grpo_cfg)
+        train_grpo(grpo_cfg, process_verifier=verifier if cfg.grpo_process_weight > 0 else None)
         (grpo_out / "DONE").write_text("ok")
     grpo = find_latest(grpo_out)
     assert grpo is not None
@@ -860,7 +869,12 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     phase_done("eval_rft")
 
     # 6. stage III: GRPO ---------------------------------------------------------------------
-    grpo = _grpo(rft, train, out, cfg)
+    # The process reward's verifier: the teacher replays each turn's context, on both orders of
+    # every pair (stage III rolls out swapped twins).
+    verifier = None
+    if cfg.grpo_process_weight > 0:
+        verifier = ScriptedTeacher([*train, *map(swapped_synthetic, train)], episode, **teach).reasoning_agreement
+    grpo = _grpo(rft, train, out, cfg, verifier)
     phase_done("grpo")
     stages["grpo"] = _evaluate("grpo", grpo, episode, heldout, out / "eval" / "grpo", cache, cfg, heldout_teacher)
     phase_done("eval_grpo")

@@ -20,6 +20,7 @@ from vrthinker.train.grpo import train_grpo
 from vrthinker.train.grpo_config import GRPOConfig, GRPOSection, PairsConfig
 from vrthinker.train.logging import read_metrics
 from vrthinker.train.rethinking import RethinkConfig
+from vrthinker.train.rewards import RewardConfig
 from vrthinker.train.sft import train_sft
 
 pytestmark = pytest.mark.slow
@@ -49,9 +50,10 @@ def start(tmp_path_factory):
     return root, pairs_path, train_sft(sft)
 
 
-def _config(start, out: Path, steps: int, **grpo) -> GRPOConfig:
+def _config(start, out: Path, steps: int, rewards: RewardConfig | None = None, **grpo) -> GRPOConfig:
     root, pairs_path, checkpoint = start
     return GRPOConfig(
+        rewards=rewards or RewardConfig(),
         model=ModelConfig(name_or_path=str(checkpoint), freeze_vision=False),
         data=PairsConfig(pairs=str(pairs_path), eval_pairs=str(pairs_path), eval_every=2, eval_limit=4),
         episode=EPISODE.model_copy(update={"temperature": 1.0}),
@@ -62,19 +64,23 @@ def _config(start, out: Path, steps: int, **grpo) -> GRPOConfig:
 
 
 def test_grpo_runs_and_logs_every_part(start, tmp_path):
-    cfg = _config(start, tmp_path / "run", 2, replay="ssr", rethinking=RethinkConfig(fraction=0.5))
-    final = train_grpo(cfg)
+    cfg = _config(start, tmp_path / "run", 2, RewardConfig(process_weight=0.5), replay="ssr",
+                  rethinking=RethinkConfig(fraction=0.5))
+    # A process verifier of the kind a task supplies: here, "the reasoning says ok" in every turn.
+    final = train_grpo(cfg, process_verifier=lambda t: sum("ok" in turn.text for turn in t.turns) / len(t.turns))
     assert (final / "model.safetensors").is_file()
     rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
     last = rows[-1]
     for key in ("rollout/reward", "rollout/reward/accuracy", "rollout/reward/curiosity", "rollout/reward/format",
-                "rollout/accuracy/Overall", "rollout/tool_call_rate", "rollout/invalid_call_rate",
+                "rollout/accuracy/Overall", "rollout/reward/process", "rollout/tool_call_rate", "rollout/invalid_call_rate",
                 "rollout/frames_viewed", "rollout/tokens_per_trajectory", "rollout/visual_tokens_in_context",
                 "rollout/groups_filtered", "rollout/replay_share", "train/loss", "train/entropy",
                 "train/clip_frac_high", "eval/accuracy/Overall", "eval/reward", "time/rollout_s", "time/update_s"):
         assert key in last, key
     assert last["time/rollout_s"] + last["time/update_s"] == pytest.approx(last["time/step_s"])
     assert any(r.get("train/samples", 0) > 0 for r in rows)  # some groups had non-zero advantages
+    assert any(f"rollout/accuracy/Overall_{side}" in r for r in rows for side in "AB")  # per gold label
+    assert all(0.0 < r["rollout/reward/process"] <= 1.0 for r in rows if "rollout/reward/process" in r)
     assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
 
 

@@ -186,6 +186,21 @@ def hidden_from_initial_view(pair: PreferencePair) -> bool:
     return bool(pair.meta.get("hidden_from_initial_view"))
 
 
+def swapped_synthetic(pair: PreferencePair) -> PreferencePair:
+    """``pair.swapped()`` with its meta swapped too, so that its defects explain its labels again.
+
+    ``PreferencePair.swapped`` exchanges the videos and flips the labels but leaves ``meta`` alone
+    (it knows no source's meta); here each defect moves to the other video and the initial-view
+    labels flip, which is what a scripted teacher needs to script (or verify) the swapped twin.
+    """
+    flip: dict[str, str] = {"A": "B", "B": "A", "tie": "tie"}
+    meta = dict(pair.meta)
+    meta["defects"] = [{**d, "video": "b" if d["video"] == "a" else "a"} for d in meta.get("defects", [])]
+    if "initial_view_labels" in meta:
+        meta["initial_view_labels"] = {dim: flip[lab] for dim, lab in meta["initial_view_labels"].items()}
+    return pair.swapped().model_copy(update={"meta": meta})
+
+
 def derive_labels(defects: Iterable[Defect]) -> dict[Dimension, Label]:
     """Labels from defects: fewer defects wins per dimension; more dimension wins wins Overall."""
     counts = Counter((d.video, d.dimension) for d in defects)

@@ -54,7 +54,7 @@ from vrthinker.episode.messages import FrameRef, ImagePart, Message, TextPart
 from vrthinker.episode.workspace import frame_label
 from vrthinker.episode.policy import Generation, GenerationRequest, qwen25_visual_tokens
 from vrthinker.episode.protocol import format_tool_call, parse_turn
-from vrthinker.episode.trajectory import Trajectory
+from vrthinker.episode.trajectory import Trajectory, Turn
 from vrthinker.video import uniform_frame_indices
 
 log = logging.getLogger(__name__)
@@ -616,12 +616,21 @@ class ScriptedTeacher:
         left free. Rejection sampling uses this as a process check: a trace that reaches the right
         answer through a wrong tally would teach the wrong tally (docs/demo.md).
         """
-        for turn in trajectory.turns:
-            request = GenerationRequest(messages=turn.context, images=(), max_new_tokens=0, episode_key=trajectory.key)
-            expected = parse_turn(self.turn_text(request), ("select_frames",), lambda text: None)
-            if (turn.parsed.think, turn.parsed.recommend) != (expected.think, expected.recommend):
-                return False
-        return True
+        return all(self._turn_agrees(trajectory, turn) for turn in trajectory.turns)
+
+    def reasoning_agreement(self, trajectory: Trajectory) -> float:
+        """The fraction of ``trajectory``'s turns that :meth:`reasoning_agrees` would accept (0 with no turns).
+
+        A graded form of the same check, for a reward: a rollout whose first turns are right earns
+        part of it (stage III's ``process`` reward part, ``RewardConfig.process_weight``).
+        """
+        turns = trajectory.turns
+        return sum(self._turn_agrees(trajectory, turn) for turn in turns) / len(turns) if turns else 0.0
+
+    def _turn_agrees(self, trajectory: Trajectory, turn: Turn) -> bool:
+        request = GenerationRequest(messages=turn.context, images=(), max_new_tokens=0, episode_key=trajectory.key)
+        expected = parse_turn(self.turn_text(request), ("select_frames",), lambda text: None)
+        return (turn.parsed.think, turn.parsed.recommend) == (expected.think, expected.recommend)
 
     def _call_turn(self, think: list[str], observed: Sequence[Defect], frames: Sequence[Frame], state: _EpisodeState) -> str:
         # A running tally in every turn: the final decision then reads the last turn's tally and this

@@ -56,7 +56,7 @@ from vrthinker.train.losses import grpo_loss, token_entropy, token_logprobs
 from vrthinker.train.optim import build_optimizer, lr_at
 from vrthinker.train.replay import SelectiveSampleReplay
 from vrthinker.train.rethinking import force_rethink
-from vrthinker.train.rewards import REWARD_PARTS, RewardConfig, score_group
+from vrthinker.train.rewards import REWARD_PARTS, ProcessVerifier, RewardConfig, score_group
 from vrthinker.train.sft import build_model
 from vrthinker.video import FrameCache
 
@@ -144,6 +144,11 @@ def rollout_metrics(groups: Sequence[Sequence[Trajectory]], rewards: Sequence[Se
         labelled = [t for t in trajs if (t.labels or {}).get(dim) is not None]
         if labelled:
             m[f"rollout/accuracy/{dim}"] = float(np.mean([t.judgment.get(dim) == t.labels[dim] for t in labelled]))
+    # Overall accuracy per gold label: a judge drifting to one side shows here before anywhere else.
+    for label in ("A", "B"):
+        side = [t for t in trajs if (t.labels or {}).get("Overall") == label]
+        if side:
+            m[f"rollout/accuracy/Overall_{label}"] = float(np.mean([t.judgment.get("Overall") == label for t in side]))
     calls = sum(t.tool_calls for t in trajs)
     m["rollout/tool_call_rate"] = sum(t.tool_calls > 0 for t in trajs) / n
     m["rollout/tool_calls_per_episode"] = calls / n
@@ -219,11 +224,13 @@ def evaluate(judge: Judge, pairs: Sequence[PreferencePair], rewards: RewardConfi
     """Greedy accuracy on held-out pairs (a tie or no answer counts as wrong for a non-tie label).
 
     With ``rewards``, also the mean training reward of the greedy episodes (``eval/reward``), each
-    scored as a group of one (so the curiosity bonus, a group statistic, is 0 there).
+    scored as a group of one (so the curiosity bonus, a group statistic, is 0 there) and without the
+    process part (its verifier knows the training pairs only).
     """
     trajectories = judge.judge_pairs(pairs)
     m: dict[str, float] = {}
     if rewards is not None and trajectories:
+        rewards = rewards.model_copy(update={"process_weight": 0.0})
         m["eval/reward"] = float(np.mean([score_group([t], rewards)[0].total for t in trajectories]))
     for dim in DIMENSIONS:
         pairs_dim = [t for t in trajectories if (t.labels or {}).get(dim) is not None]
@@ -237,9 +244,19 @@ def evaluate(judge: Judge, pairs: Sequence[PreferencePair], rewards: RewardConfi
 # --------------------------------------------------------------------------- the loop
 
 
-def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
-    """Run GRPO; return the last checkpoint directory (an HF model dir)."""
+def train_grpo(config: GRPOConfig, *, resume: bool | None = None, process_verifier: ProcessVerifier | None = None) -> Path:
+    """Run GRPO; return the last checkpoint directory (an HF model dir).
+
+    ``process_verifier`` scores a rollout's reasoning for the ``process`` reward part (required when
+    ``config.rewards.process_weight > 0``): the task's, e.g. the synthetic suite's scripted teacher.
+    """
     g, cfg_t, cfg_o = config.grpo, config.train, config.optim
+    if config.rewards.process_weight > 0 and process_verifier is None:
+        raise ConfigError([
+            f"rewards.process_weight = {config.rewards.process_weight}: the process reward needs a verifier of the "
+            "reasoning, which only the Python API takes (train_grpo(config, process_verifier=...); `vrthinker demo "
+            "--set grpo_process_weight=...` passes the scripted teacher). Set rewards.process_weight to 0"
+        ])
     out = Path(cfg_t.output_dir)
     accelerator = Accelerator(mixed_precision="bf16" if cfg_t.precision == "bf16" else "no")
     if accelerator.num_processes > 1:
@@ -329,7 +346,7 @@ def train_grpo(config: GRPOConfig, *, resume: bool | None = None) -> Path:
                 groups, stats = force_rethink(groups, policy, task, config.episode, g.rethinking, rng)
                 rethink_kept += stats.kept
             for group in groups:
-                rewards = score_group(group, config.rewards, step)
+                rewards = score_group(group, config.rewards, step, process_verifier)
                 totals = [r.total for r in rewards]
                 all_groups.append(group)
                 all_rewards.append(rewards)

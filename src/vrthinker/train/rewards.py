@@ -13,6 +13,11 @@ Parts (all per trajectory, G trajectories per pair form a group):
   trajectories with ≥ 1 call, ``c·g(n_calls) + c·min(rapr₂ − 0.6, 0)`` with g(1) = −1, g(2) = 0.5,
   g(3) = 1, g(≥4) = 1.5, rapr₂ the fraction of the group with more than one call, and c = 1 before
   ``schedule_decay_step`` and ``schedule_decay_coef`` after (docs/reference: 30 and 0.2).
+- ``process``: the fraction of turns whose reasoning a task verifier accepts (e.g. the synthetic
+  suite's scripted teacher, which knows every frame's defects: ``ScriptedTeacher.reasoning_agreement``).
+  Off by default: real data has no per-frame truth. The outcome rewards pay a right answer reached
+  through a wrong tally as much as a right one, and on the demo's tiny judge stage III then undid
+  the tally that stage II had taught (docs/demo.md, eleventh session).
 
 Sources: ../shared/docs/reference-rethinker-pixelreasoner.md §B.6, reference-vrthinker.md §4.1.
 """
@@ -20,13 +25,16 @@ Sources: ../shared/docs/reference-rethinker-pixelreasoner.md §B.6, reference-vr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vrthinker.episode.trajectory import Trajectory
 
-REWARD_PARTS = ("accuracy", "dimensions", "format", "curiosity", "efficiency", "call_schedule")
+REWARD_PARTS = ("accuracy", "dimensions", "format", "curiosity", "efficiency", "call_schedule", "process")
+
+ProcessVerifier = Callable[[Trajectory], float]
+"""Scores a trajectory's reasoning in [0, 1] (the ``process`` part); supplied by the task, not the config."""
 
 
 class RewardConfig(BaseModel):
@@ -48,6 +56,11 @@ class RewardConfig(BaseModel):
     )
     schedule_decay_step: int = Field(30, ge=0, description="call_schedule: step after which its coefficient decays.")
     schedule_decay_coef: float = Field(0.2, ge=0.0, description="call_schedule: coefficient after the decay step.")
+    process_weight: float = Field(
+        0.0, ge=0.0,
+        description="Weight of the process reward: the fraction of turns a task verifier accepts. Needs a verifier "
+        "(train_grpo(process_verifier=...)); 0 = outcome rewards only, as in VR-Thinker.",
+    )
 
 
 @dataclass(frozen=True)
@@ -91,8 +104,16 @@ def call_schedule_reward(calls: int, group_multi_call_rate: float, step: int, cf
     return coef * g + coef * min(group_multi_call_rate - 0.6, 0.0)
 
 
-def score_group(group: Sequence[Trajectory], cfg: RewardConfig, step: int = 0) -> list[Reward]:
-    """Rewards of the G trajectories of one pair (group statistics need them together)."""
+def score_group(
+    group: Sequence[Trajectory], cfg: RewardConfig, step: int = 0, process: ProcessVerifier | None = None
+) -> list[Reward]:
+    """Rewards of the G trajectories of one pair (group statistics need them together).
+
+    ``process`` scores each trajectory's reasoning for the ``process`` part; it is required when
+    ``cfg.process_weight > 0``.
+    """
+    if cfg.process_weight > 0 and process is None:
+        raise ValueError("rewards.process_weight > 0 needs a process verifier (none was given); set it to 0 or pass one")
     calls = [_calls(t, cfg) for t in group]
     tool_rate = sum(c > 0 for c in calls) / len(group)
     multi_rate = sum(c > 1 for c in calls) / len(group)
@@ -111,5 +132,8 @@ def score_group(group: Sequence[Trajectory], cfg: RewardConfig, step: int = 0) -
         elif cfg.tool_shaping == "call_schedule":
             parts["call_schedule"] = call_schedule_reward(n, multi_rate, step, cfg)
             total += parts["call_schedule"]
+        if cfg.process_weight > 0 and process is not None:
+            parts["process"] = float(process(t))
+            total += cfg.process_weight * parts["process"]
         out.append(Reward(total=total, parts=parts))
     return out

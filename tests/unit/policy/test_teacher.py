@@ -487,6 +487,7 @@ def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pai
 
 @pytest.mark.parametrize("tally", ["closing", "found", "found_compact", "per_video"])
 def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pairs, tally):
+    """... and ``reasoning_agreement`` is the fraction of turns that agree (the process reward)."""
     import dataclasses
 
     from vrthinker.episode.protocol import parse_turn
@@ -494,7 +495,8 @@ def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pa
     cfg = EpisodeConfig(memory_window=1)
     teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally=tally)
     trajs = Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs)
-    assert all(teacher.reasoning_agrees(t) for t in trajs)
+    assert all(teacher.reasoning_agrees(t) and teacher.reasoning_agreement(t) == 1.0 for t in trajs)
+    changed = 0
     for traj in trajs:
         last = traj.turns[-1]
         wrong = last.text.replace(": normal.", ": heavy noise.", 1)
@@ -503,6 +505,34 @@ def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pa
         # A frame that looks normal described as noisy: perception wrong, even if the answer were right.
         traj.turns[-1] = dataclasses.replace(last, text=wrong, parsed=parse_turn(wrong, ("select_frames",), lambda t: None))
         assert not teacher.reasoning_agrees(traj)
+        assert teacher.reasoning_agreement(traj) == pytest.approx(1 - 1 / len(traj.turns))
+        changed += 1
+    assert changed >= 3
+
+
+def test_the_teacher_scripts_and_verifies_swapped_twins_of_synthetic_pairs(pairs):
+    import dataclasses
+
+    from vrthinker.data.synthetic import swapped_synthetic
+    from vrthinker.policy.teacher import pair_is_scriptable
+
+    swapped = [swapped_synthetic(p) for p in pairs]
+    # PreferencePair.swapped keeps the meta, whose defects then contradict the flipped labels.
+    assert any(pair_is_scriptable(p.swapped()) is not None for p in pairs if p.labels["Overall"] != "tie")
+    assert all(pair_is_scriptable(p) is None for p in swapped)
+    for p, s in zip(pairs, swapped):
+        assert s.pair_id == f"{p.pair_id}:swapped" and (s.video_a, s.video_b) == (p.video_b, p.video_a)
+        assert {(d.video, d.frames) for d in defects_of(s)} == {("b" if d.video == "a" else "a", d.frames) for d in defects_of(p)}
+    cfg = EpisodeConfig(memory_window=1)
+    teacher = ScriptedTeacher([*pairs, *swapped], cfg, 0, strategy="scan", describe="per_frame", tally="found_compact")
+    trajs = Judge(teacher, cfg, cache=_CACHE).judge_pairs(swapped)
+    assert all(t.judgment == _labels(s) for t, s in zip(trajs, swapped))
+    assert all(teacher.reasoning_agreement(t) == 1.0 for t in trajs)
+    # The original's trace, read as if it were the twin's, does not pass: its tallies name the other video.
+    originals = Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs)
+    with_defects = [t for t, p in zip(originals, pairs) if defects_of(p)]
+    assert with_defects
+    assert all(teacher.reasoning_agreement(dataclasses.replace(t, key=f"{t.key}:swapped")) < 1.0 for t in with_defects)
 
 
 def test_multi_frame_description_turns_describe_each_frame_in_order(pairs, tmp_path):

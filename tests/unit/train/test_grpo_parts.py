@@ -56,6 +56,34 @@ def test_call_schedule_reward_and_decay():
     assert late[1].parts["call_schedule"] == pytest.approx(0.2 * (1.0 + (0.25 - 0.6)))
 
 
+def test_process_reward_is_the_verifiers_score_weighted_and_needs_a_verifier():
+    group = [traj("A"), traj("A"), traj("B")]
+    scores = {id(group[0]): 1.0, id(group[1]): 0.25, id(group[2]): 1.0}
+    cfg = RewardConfig(dimensions_weight=0, format_weight=0, tool_shaping="none", process_weight=2.0)
+    r = score_group(group, cfg, process=lambda t: scores[id(t)])
+    assert [x.parts["process"] for x in r] == [1.0, 0.25, 1.0]
+    assert [x.total for x in r] == pytest.approx([1 + 2.0, 1 + 0.5, 0 + 2.0])
+    # Off by default: the part is logged as 0 and the verifier is not called.
+    off = score_group(group, RewardConfig(), process=lambda t: 1 / 0)
+    assert all(x.parts["process"] == 0.0 for x in off)
+    with pytest.raises(ValueError, match="process verifier"):
+        score_group(group, cfg)
+
+
+def test_train_grpo_refuses_a_process_weight_without_a_verifier(tmp_path):
+    from vrthinker.train.config import ConfigError
+    from vrthinker.train.grpo import train_grpo
+    from vrthinker.train.grpo_config import GRPOConfig
+
+    cfg = GRPOConfig.model_validate({
+        "model": {"name_or_path": "tiny"}, "data": {"pairs": str(tmp_path / "pairs.jsonl")},
+        "rewards": {"process_weight": 1.0}, "train": {"max_steps": 1, "output_dir": str(tmp_path / "out")},
+    })
+    with pytest.raises(ConfigError, match="process_verifier"):
+        train_grpo(cfg)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
 def test_group_advantages():
     a = group_advantages([1.0, 0.0, 0.0, 1.0])
     assert np.allclose(a, [1, -1, -1, 1], atol=1e-5)  # mean 0.5, population std 0.5
