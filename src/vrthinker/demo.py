@@ -254,6 +254,15 @@ class DemoConfig(BaseModel):
         "('Frame 37 (Video 2)') the nearest digit is the video's, and the SFT judge of seed 0 described a noisy "
         "frame among clean ones right 1 % of the time (93 % with 'video_first'; docs/demo.md, ninth session).",
     )
+    reshow_findings: int = Field(
+        0, ge=0,
+        description="Evidence memory (EpisodeConfig.reshow_findings): every tool reply shows again the frames of the "
+        "judge's earlier findings, one per video and finding, at most this many; the teacher describes them again, so "
+        "every tally entry has its sentence in the same turn instead of a digit carried from an earlier tally. They "
+        "count in the ablation's budget. Off (0) by default: with 2, seed 1's SFT judge read isolated noisy frames "
+        "worse (79.9 against 96.1 %) and every stage scored lower on local-defect pairs (docs/demo.md, eleventh "
+        "session).",
+    )
     isolated_repeat: int = Field(
         2, ge=0,
         description="Extra copies, in the cold-start data, of the teacher turns that describe a defect seen in one "
@@ -302,6 +311,7 @@ class DemoConfig(BaseModel):
             max_new_tokens=self.max_new_tokens,
             prompt_style="compact",
             frame_labels=self.frame_labels,
+            reshow_findings=self.reshow_findings,
             **overrides,
         )
 
@@ -757,11 +767,14 @@ def ceiling_summary(ablation: dict[str, Any]) -> str:
 def static_frames_per_video(cfg: DemoConfig) -> int:
     """Frames per video of the no-tool arm: as many as the tool run's largest context can hold.
 
-    With window p = 1 a turn's context holds the initial view plus one call's frames,
-    ``2·initial + max_frames_per_call`` frames; the static arm gets that many, split over the two
-    videos, in its single context — equal visual tokens in context (the bound the window keeps).
+    With window p = 1 a turn's context holds the initial view plus one reply's frames: one call's
+    and up to ``reshow_findings`` frames of earlier findings, ``2·initial + max_frames_per_call +
+    reshow_findings`` frames. The static arm gets that many, split over the two videos, in its single
+    context — equal visual tokens in context (the bound the window keeps).
     """
-    return min(cfg.frames_per_video, cfg.initial_per_video + cfg.episode().max_frames_per_call // 2)
+    episode = cfg.episode()
+    per_reply = episode.max_frames_per_call + episode.reshow_findings
+    return min(cfg.frames_per_video, cfg.initial_per_video + per_reply // 2)
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -895,7 +908,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                                                    "visual_tokens_per_judgment", "visual_tokens_in_context")},
                           "frames_per_video": static_frames, "teacher_ceiling": ceilings["static_frames"]},
         "note": "Equal budget = equal visual tokens in the model's context: static_frames is the same GRPO model "
-                "with no tool and a uniform sample of (initial + max_frames_per_call / 2) frames per video, as many "
+                "with no tool and a uniform sample of (initial + (max_frames_per_call + reshow_findings) / 2) frames per video, as many "
                 "as the tool run's largest possible context (window p = 1); the model saw such no-tool prompts in "
                 "its cold-start data (static_share). visual_tokens_per_judgment sums every turn's context. "
                 "teacher_ceiling: what the scripted teacher, which reads every frame right, decides from the same "

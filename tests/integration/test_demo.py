@@ -82,6 +82,14 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert any("Defects: Video1 has" in t or "Defects: Video2 has" in t for t in texts)
     # Frames are named video first, the frame's digits right before its image (frame_labels "video_first").
     assert any("(Video 2) Frame " in t for t in texts) and not any(re.search(r"Frame \d+ \(Video", t) for t in texts)
+    # Evidence memory is off by default (reshow_findings 0): no reply shows a frame again, and the static arm gets
+    # initial + max_frames_per_call / 2 frames per video, the largest context of the tool run.
+    demo_config = json.loads((out / "demo_config.json").read_text())
+    per_call = yaml.safe_load((out / "grpo" / "config.yaml").read_text())["episode"]["max_frames_per_call"]
+    assert demo_config["reshow_findings"] == 0
+    assert not any(t["frames_reshown"] for _, r in iter_trace_records(out / "data" / "teacher_traces.jsonl")
+                   for t in r["turn_records"])
+    assert results["ablation"]["static_frames"]["frames_per_video"] == demo_config["initial_per_video"] + per_call // 2
     for name in ("untrained", "sft", "rft", "grpo", "static"):
         report = out / "eval" / name
         assert (report / "metrics.json").is_file() and (report / "plots").is_dir()

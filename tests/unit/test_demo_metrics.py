@@ -208,3 +208,13 @@ def test_every_teacher_turn_fits_the_demos_turn_budget(tmp_path):
                for _, record in iter_trace_records(traces) for turn in record["turn_records"]]
     assert len(lengths) > 24
     assert max(lengths) <= cfg.max_new_tokens, max(lengths)
+
+
+def test_the_static_arm_gets_as_many_frames_as_the_largest_tool_context_with_reshown_findings():
+    from vrthinker.demo import DemoConfig, static_frames_per_video
+
+    # Window p = 1: initial view + one reply, i.e. one call's frames and the frames of earlier findings.
+    cfg = DemoConfig(initial_per_video=4, reshow_findings=2)
+    assert cfg.episode().reshow_findings == 2
+    assert static_frames_per_video(cfg) == 4 + (cfg.episode().max_frames_per_call + 2) // 2
+    assert static_frames_per_video(cfg.model_copy(update={"reshow_findings": 0})) == 4 + cfg.episode().max_frames_per_call // 2

@@ -36,6 +36,15 @@ class EpisodeConfig(BaseModel):
             "'unlimited' = never dropped. The initial view is always kept."
         ),
     )
+    reshow_findings: int = Field(
+        0, ge=0,
+        description=(
+            "Evidence memory: every tool reply also shows again, as images, frames the judge's earlier "
+            "thinking reported a finding on (one frame per video and finding, at most this many), so a "
+            "finding made turns ago is read again from its image rather than carried as text. 0 = off. "
+            "They count towards the turn's visual tokens."
+        ),
+    )
     max_tool_calls: int = Field(
         3, ge=0, description="Most tool calls (valid or not) per episode; a further call ends the episode."
     )

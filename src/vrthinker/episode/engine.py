@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from vrthinker.episode.config import EpisodeConfig
-from vrthinker.episode.messages import Message, TextPart, context_images
+from vrthinker.episode.messages import FrameRef, ImagePart, Message, Part, TextPart, context_images
 from vrthinker.episode.policy import GenerationRequest, Policy
 from vrthinker.episode.protocol import parse_turn
 from vrthinker.episode.tasks import Task
@@ -45,6 +45,8 @@ class EpisodeJob:
 class _Running:
     trajectory: Trajectory
     history: list[Message]
+    # reshow_findings: the first frame the judge reported each (video, finding) on, in order.
+    findings: dict[tuple[int, str], FrameRef] = field(default_factory=dict)
 
     @property
     def turn(self) -> int:
@@ -122,6 +124,7 @@ def _advance(run, request, gen, task, tools_by_name, policy, config: EpisodeConf
     visual = sum(policy.visual_tokens(img) for img in request.images)
     tool_error: str | None = None
     frames_returned: tuple = ()
+    frames_reshown: tuple[FrameRef, ...] = ()
     reply: Message | None = None
 
     if parsed.kind == "answer":
@@ -142,6 +145,8 @@ def _advance(run, request, gen, task, tools_by_name, policy, config: EpisodeConf
             if tool_error is not None:
                 traj.invalid_calls += 1
                 traj.invalid_kinds[tool_error] += 1
+            if config.reshow_findings > 0:
+                frames_reshown = _reshow(run, parsed.think or "", frames_returned, task, config.reshow_findings, parts)
             if traj.tool_calls >= config.max_tool_calls:
                 parts.append(TextPart("\nYou have used all your tool calls. Give your final answer now."))
             reply = Message(role="user", parts=tuple(parts), tool_round=turn_index)
@@ -168,9 +173,33 @@ def _advance(run, request, gen, task, tools_by_name, policy, config: EpisodeConf
             logprobs=gen.logprobs,
             tool_error=tool_error,
             frames_returned=frames_returned,
+            frames_reshown=frames_reshown,
             dropped=dropped_frames(run.history, turn_index, config.memory_window),
         )
     )
     run.history.append(Message.text("assistant", request.assistant_prefix + parsed.text))
     if reply is not None and traj.end_reason is None:
         run.history.append(reply)
+
+
+def _reshow(run: _Running, think: str, returned: Sequence[FrameRef], task: Task, limit: int, parts: list[Part]) -> tuple[FrameRef, ...]:
+    """Evidence memory: append to the tool reply the frames of earlier findings (``reshow_findings``).
+
+    The judge's findings so far (this turn's included) are read from its thinking by the task; one
+    frame per video and finding, the first reported, is shown again as an image with its label,
+    unless the call returned it anyway. The reply is a tool message, so the memory window treats
+    these images like the returned frames.
+    """
+    findings = getattr(task, "findings", None)
+    if findings is None:
+        raise TypeError(f"reshow_findings > 0 needs a task with findings(); {type(task).__name__} has none")
+    ws = run.trajectory.workspace
+    for ref, what in findings(think, ws):
+        run.findings.setdefault((ref.video, what), ref)
+    reshown = [ref for ref in dict.fromkeys(run.findings.values()) if ref not in returned][:limit]
+    if reshown:
+        parts.append(TextPart("\nFrames you noted before:"))
+        for ref in reshown:
+            parts.append(TextPart(f"\n{ws.frame_label(ref)}: "))
+            parts.append(ImagePart(ref))
+    return tuple(reshown)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from vrthinker.data.schema import DIMENSIONS, Dimension, Label
 from vrthinker.episode.config import EpisodeConfig
-from vrthinker.episode.messages import ImagePart, Message, Part, TextPart
+from vrthinker.episode.messages import FrameRef, ImagePart, Message, Part, TextPart
 from vrthinker.episode.protocol import tools_system_prompt
 
 Judgment = dict[Dimension, Label | None]
@@ -37,6 +37,10 @@ class Task(Protocol):
 
     def answer_is_complete(self, parsed: dict[str, Any]) -> bool: ...
 
+    def findings(self, think: str, workspace: Any) -> list[tuple[FrameRef, str]]:
+        """Frames the thinking reports a finding on, with the finding (read when ``reshow_findings > 0``)."""
+        ...
+
 
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S)
 _REF_FINAL = re.compile(r"<final answer>(.*?)(?:</final answer>|$)", re.S | re.I)
@@ -44,6 +48,8 @@ _BOXED = re.compile(r"\\boxed\{\s*([012])\s*\}")
 _DIM_LINE = re.compile(r"\b(TA|VQ|MQ|Overall|OA)\s*[:=]\s*([012])\b", re.I)
 _CHOICE: dict[str, Label] = {"1": "A", "2": "B", "0": "tie"}
 _CANON = {"ta": "TA", "vq": "VQ", "mq": "MQ", "overall": "Overall", "oa": "Overall"}
+# What a frame sentence says when the frame shows nothing wrong ("(Video 1) Frame 3: normal.").
+_NO_FINDING = re.compile(r"^(?:the .+ )?(?:looks )?normal$|^nothing (?:unusual|wrong)$", re.I)
 
 SYSTEM_TEXT = "You are a helpful assistant."
 
@@ -145,3 +151,20 @@ class VideoPreferenceTask:
 
     def answer_is_complete(self, parsed: dict[str, Any]) -> bool:
         return all(v is not None for v in parsed["judgment"].values())
+
+    def findings(self, think: str, workspace: Any) -> list[tuple[FrameRef, str]]:
+        """Frame sentences of ``think`` that report something wrong, in the order written.
+
+        A frame sentence is the frame's own context label, a colon and what it shows, up to the
+        full stop: ``(Video 2) Frame 60: heavy noise.``. "normal" and the like are not findings.
+        """
+        found: list[tuple[int, FrameRef, str]] = []
+        for video in range(2):
+            for index in range(workspace.frames_per_video):
+                ref = FrameRef(video, index)
+                label = re.escape(workspace.frame_label(ref))
+                for m in re.finditer(rf"(?<![\w(]){label}:\s*([^.<]+)\.", think):
+                    what = m.group(1).strip()
+                    if what and not _NO_FINDING.match(what):
+                        found.append((m.start(), ref, what))
+        return [(ref, what) for _, ref, what in sorted(found, key=lambda x: x[0])]

@@ -105,6 +105,9 @@ def render_trace_html(trajectory: Trajectory, *, title: str | None = None, video
         if turn.frames_returned:
             names = ", ".join(html.escape(ws.frame_label(r)) for r in turn.frames_returned)
             parts.append(f"<div>select_frames returned: {names}</div>")
+        if turn.frames_reshown:
+            names = ", ".join(html.escape(ws.frame_label(r)) for r in turn.frames_reshown)
+            parts.append(f"<div>Shown again (earlier findings): {names}</div>")
         parts.append("</div>")
         previous_refs = set(refs)
     parts.append("</body></html>")

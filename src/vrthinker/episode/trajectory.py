@@ -45,6 +45,7 @@ class Turn:
     logprobs: tuple[float, ...] | None = None
     tool_error: str | None = None  # kind of invalid call, if this turn made one
     frames_returned: tuple[FrameRef, ...] = ()
+    frames_reshown: tuple[FrameRef, ...] = ()  # earlier findings shown again in this turn's reply (reshow_findings)
     dropped: tuple[FrameRef, ...] = ()  # frames the window had removed from this context
 
     @property
@@ -172,6 +173,7 @@ class Trajectory:
                 "completion_tokens": t.completion_tokens,
                 "visual_tokens": t.visual_tokens,
                 "frames_returned": [r.to_json() for r in t.frames_returned],
+                "frames_reshown": [r.to_json() for r in t.frames_reshown],
                 "dropped": [r.to_json() for r in t.dropped],
             }
             for t in self.turns

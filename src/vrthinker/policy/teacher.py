@@ -558,13 +558,18 @@ class ScriptedTeacher:
 
         in_view, named = self._frames_in_context(request.messages)
         new = [f for f in dict.fromkeys(in_view) if f not in state.seen]
+        # reshow_findings: earlier findings the last reply shows again are described again, after the
+        # new frames (their order in the reply), so every tally entry has its sentence in this turn.
+        last_round = max((r for _, _, r in named if r is not None), default=None)
+        reshown = [] if self.config.reshow_findings == 0 or last_round != turn - 1 else [
+            f for f in dict.fromkeys(f for f, has_image, r in named if has_image and r == last_round) if f in state.seen
+        ]
         state.seen.update(in_view)
         observed = [d for d in info.defects if any(d in self._visible(info, f) for f in state.seen)]
         unseen = [d for d in self._observable(info) if d not in observed]
         calls_left = self.config.max_tool_calls - state.calls
 
         # What the last tool call returned, and whether its images are in this context.
-        last_round = max((r for _, _, r in named if r is not None), default=None)
         returned = [f for f, _, r in named if r is not None and r == last_round]
         returned_visible = last_round is not None and last_round == turn - 1 and any(
             has_image for _, has_image, r in named if r == last_round
@@ -573,6 +578,8 @@ class ScriptedTeacher:
         think: list[str] = []
         if new or self.tally == "per_video":
             think.append(self._observations(info, new, observed))
+        if reshown:
+            think.append(self._describe(info, reshown))
         if last_round == turn - 1 and returned and not returned_visible:
             # p = 0: the frames came back as placeholders; say so rather than invent what they show.
             think.append(NOT_IN_VIEW)

@@ -174,3 +174,55 @@ def test_compact_prompt_style_is_short_and_still_parses():
     assert len(system.split()) + len(task_text.split()) < 60
     [t], policy = run([ANSWER], EpisodeConfig(prompt_style="compact", max_tool_calls=0))
     assert "select_frames" not in policy.requests[0].messages[0].parts[0].text
+
+
+def _noted(think: str, *frames: int) -> str:
+    args = json.dumps({"name": "select_frames", "arguments": {"target_frames": list(frames)}})
+    return f"<think>{think}</think><recommend answer>1</recommend answer><tool_call>{args}</tool_call>"
+
+
+def test_findings_are_frame_sentences_that_report_something():
+    from fakes import fake_workspace
+
+    from vrthinker.episode import VideoPreferenceTask
+
+    ws, task = fake_workspace(), VideoPreferenceTask()
+    think = ("Frame 1 (Video 1): normal. Frame 61 (Video 2): heavy noise. Frame 17 (Video 1): the red disc looks normal. "
+             "Frame 6 (Video 1): blur. Defects: Video2 has VQ.")
+    assert task.findings(think, ws) == [(FrameRef(1, 12), "heavy noise"), (FrameRef(0, 5), "blur")]
+    assert task.findings("Frame 16 (Video 1): heavy noise.", ws) == [(FrameRef(0, 15), "heavy noise")]  # not Frame 6
+    assert task.findings("Frame 16 (Video 1): heavy no", ws) == []  # a sentence cut off is no finding yet
+    assert task.findings("no frame sentences", ws) == []
+
+
+def test_reshow_findings_shows_earlier_findings_again_in_each_reply():
+    cfg = EpisodeConfig(reshow_findings=2, max_tool_calls=3)
+    script = [
+        # Turn 0: two findings in Video 2 (same finding: one frame kept) and one in Video 1.
+        _noted("Frame 61 (Video 2): heavy noise. Frame 62 (Video 2): heavy noise. Frame 1 (Video 1): blur.", 10, 61),
+        _noted("Frame 10 (Video 1): normal.", 20),
+        _noted("Frame 20 (Video 1): heavy noise.", 30),
+        ANSWER,
+    ]
+    [t], policy = run(script, cfg)
+    assert t.end_reason == "answered"
+    # Frame 61 came back from the call itself: only Frame 1 is shown again after turn 0.
+    assert t.turns[0].frames_reshown == (FrameRef(0, 0),)
+    assert t.turns[1].frames_reshown == (FrameRef(1, 12), FrameRef(0, 0))
+    # A third finding (Video 1, heavy noise) is over the limit of 2: the first two stay.
+    assert t.turns[2].frames_reshown == (FrameRef(1, 12), FrameRef(0, 0))
+    reply = policy.requests[2].messages[-1]
+    texts = [p.text for p in reply.parts if isinstance(p, TextPart)]
+    assert texts[-3:] == ["\nFrames you noted before:", "\nFrame 61 (Video 2): ", "\nFrame 1 (Video 1): "]
+    assert [p.ref for p in reply.parts if isinstance(p, ImagePart)] == [FrameRef(0, 19), FrameRef(1, 12), FrameRef(0, 0)]
+    # The window treats them as the reply's frames: shown to the next turn only (p = 1).
+    assert policy.requests[3].messages[-3].parts[-1] == TextPart(DROPPED_TEXT)
+    assert len(policy.requests[2].images) == 8 + 1 + 2
+    assert t.frames_viewed == (FrameRef(0, 9), FrameRef(1, 12), FrameRef(0, 19), FrameRef(0, 29))
+
+
+def test_reshow_findings_off_changes_nothing():
+    script = [_noted("Frame 61 (Video 2): heavy noise.", 10), ANSWER]
+    [t], policy = run(script)
+    assert t.turns[0].frames_reshown == ()
+    assert "Frames you noted before:" not in str(policy.requests[1].messages[-1])

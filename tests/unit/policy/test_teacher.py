@@ -510,6 +510,23 @@ def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pa
     assert changed >= 3
 
 
+def test_with_reshown_findings_every_tally_entry_has_its_sentence_in_the_same_turn(pairs):
+    from vrthinker.episode import VideoPreferenceTask
+
+    cfg = EpisodeConfig(memory_window=1, reshow_findings=8)
+    teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally="found_compact")
+    trajs = Judge(teacher, cfg, cache=_CACHE).judge_pairs(pairs)
+    task, reshown = VideoPreferenceTask(), 0
+    for traj, pair in zip(trajs, pairs):
+        assert traj.judgment == _labels(pair) and teacher.reasoning_agreement(traj) == 1.0
+        for turn in traj.turns:
+            think = turn.parsed.think
+            found = {ref.video for ref, _ in task.findings(think, traj.workspace)}
+            assert ScriptedTeacher.read_tally(think) <= found, think  # no entry carried from an earlier turn
+            reshown += len(turn.frames_reshown)
+    assert reshown > 0
+
+
 def test_the_teacher_scripts_and_verifies_swapped_twins_of_synthetic_pairs(pairs):
     import dataclasses
 
