@@ -227,9 +227,11 @@ class DemoConfig(BaseModel):
         "its tally). 0: outcome rewards only.",
     )
     grpo_lr: float = Field(
-        5e-5, gt=0,
+        1e-5, gt=0,
         description="Stage III learning rate. 1e-4 undid RFT in 6 steps (Adam moves every weight by ~lr per step, "
-        "even on noisy group gradients); 2e-5 on all pairs did nothing in 20 (docs/demo.md).",
+        "even on noisy group gradients); 5e-5 for 5 steps moved the carried tally digit from one video to the other "
+        "and lost 12.8 points in one seed of three; 1e-5 kept or improved stage II in all three seeds "
+        "(docs/demo.md, eleventh session).",
     )
     kinds: tuple[DefectKind, ...] | None = Field(
         ("noise",),
