@@ -38,6 +38,7 @@ from vrthinker.data.schema import DIMENSIONS, Dimension, PreferencePair
 from vrthinker.data.synthetic import DefectKind, hidden_from_initial_view, swapped_synthetic
 from vrthinker.episode import EpisodeConfig
 from vrthinker.episode.config import FrameLabels
+from vrthinker.episode.sentences import read_frame_sentences
 from vrthinker.episode.traces import iter_trace_records, read_segments
 from vrthinker.eval.metrics import accuracy_3class, accuracy_without_ties, side_balanced_accuracy
 from vrthinker.eval.report import write_report
@@ -55,7 +56,6 @@ from vrthinker.policy.teacher import (
     generate_frame_description_traces,
     generate_teacher_traces,
     lone_defect_videos,
-    read_frame_sentences,
 )
 from vrthinker.train.checkpoint import find_latest
 from vrthinker.train.collate import IGNORE_INDEX, collate_segments
@@ -396,7 +396,7 @@ def teacher_forced_reading(model: str | Path, traces: Path, cache: FrameCache, e
     def targets(completion: str) -> list[tuple[str, str, tuple[int, int]]]:
         """``(family, kind, character span)`` of every target in one turn's text."""
         think = completion.split("</think>")[0]
-        sentences = read_frame_sentences(think, episode)
+        sentences = read_frame_sentences(think, episode.frames_per_video)
         lone = lone_defect_videos(sentences)
         out, fresh = [], set()
         for s in sentences:
@@ -455,7 +455,7 @@ def isolated_defect_turns(traces: Path, out: Path, episode: EpisodeConfig) -> in
     with out.open("w", encoding="utf-8") as f:
         for _, record in iter_trace_records(traces):
             keep = [turn for turn in record.get("turn_records", [])
-                    if lone_defect_videos(read_frame_sentences(turn["text"].split("</think>")[0], episode))]
+                    if lone_defect_videos(read_frame_sentences(turn["text"].split("</think>")[0], episode.frames_per_video))]
             if keep:
                 f.write(json.dumps({**record, "turn_records": keep}) + "\n")
                 written += len(keep)
@@ -556,7 +556,7 @@ def frame_descriptions(trace_dir: Path, pairs: list[PreferencePair], episode: Ep
     counts = {"defect_frames": [0, 0], "clean_frames": [0, 0]}
     for pair_id, _, thinking in _traces_thinking(trace_dir):
         for think in thinking:
-            for sentence in read_frame_sentences(think, episode):
+            for sentence in read_frame_sentences(think, episode.frames_per_video):
                 if sentence.frame is None:
                     counts["clean_frames"][1] += 1
                     continue
@@ -593,7 +593,7 @@ def decision_links(trace_dir: Path, pairs: list[PreferencePair], episode: Episod
         gold = (record.get("labels") or {}).get("Overall")
         if pair is None or not hidden_from_initial_view(pair) or gold in (None, "tie"):
             continue
-        described = {s.frame[0] for think in thinking for s in read_frame_sentences(think, episode)
+        described = {s.frame[0] for think in thinking for s in read_frame_sentences(think, episode.frames_per_video)
                      if s.frame is not None and s.what != "normal"}  # fmt: skip
         # The last turn's tally, in whichever style the teacher wrote it; None when the turn has none.
         flagged = ScriptedTeacher.read_tally(thinking[-1] if thinking else "")

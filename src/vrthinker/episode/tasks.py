@@ -16,6 +16,7 @@ from vrthinker.data.schema import DIMENSIONS, Dimension, Label
 from vrthinker.episode.config import EpisodeConfig
 from vrthinker.episode.messages import FrameRef, ImagePart, Message, Part, TextPart
 from vrthinker.episode.protocol import tools_system_prompt
+from vrthinker.episode.sentences import read_frame_sentences
 
 Judgment = dict[Dimension, Label | None]
 
@@ -38,7 +39,10 @@ class Task(Protocol):
     def answer_is_complete(self, parsed: dict[str, Any]) -> bool: ...
 
     def findings(self, think: str, workspace: Any) -> list[tuple[FrameRef, str]]:
-        """Frames the thinking reports a finding on, with the finding (read when ``reshow_findings > 0``)."""
+        """Frames the thinking reports a finding on, with the finding.
+
+        Optional: the engine reads it only when ``reshow_findings > 0`` and says so if it is missing.
+        """
         ...
 
 
@@ -155,16 +159,12 @@ class VideoPreferenceTask:
     def findings(self, think: str, workspace: Any) -> list[tuple[FrameRef, str]]:
         """Frame sentences of ``think`` that report something wrong, in the order written.
 
-        A frame sentence is the frame's own context label, a colon and what it shows, up to the
-        full stop: ``(Video 2) Frame 60: heavy noise.``. "normal" and the like are not findings.
+        A frame sentence is a frame's label, a colon and what it shows, up to the full stop:
+        ``(Video 2) Frame 60: heavy noise.`` (``read_frame_sentences``). "normal" and the like are not
+        findings, nor are frames outside the workspace's pool.
         """
-        found: list[tuple[int, FrameRef, str]] = []
-        for video in range(2):
-            for index in range(workspace.frames_per_video):
-                ref = FrameRef(video, index)
-                label = re.escape(workspace.frame_label(ref))
-                for m in re.finditer(rf"(?<![\w(]){label}:\s*([^.<]+)\.", think):
-                    what = m.group(1).strip()
-                    if what and not _NO_FINDING.match(what):
-                        found.append((m.start(), ref, what))
-        return [(ref, what) for _, ref, what in sorted(found, key=lambda x: x[0])]
+        return [
+            (FrameRef(*s.frame), s.what.strip())
+            for s in read_frame_sentences(think, workspace.frames_per_video)
+            if s.frame is not None and not _NO_FINDING.match(s.what.strip())
+        ]

@@ -54,6 +54,7 @@ from vrthinker.episode.messages import FrameRef, ImagePart, Message, TextPart
 from vrthinker.episode.workspace import frame_label
 from vrthinker.episode.policy import Generation, GenerationRequest, qwen25_visual_tokens
 from vrthinker.episode.protocol import format_tool_call, parse_turn
+from vrthinker.episode.sentences import POOLED_LABEL, FrameSentence
 from vrthinker.episode.trajectory import Trajectory, Turn
 from vrthinker.video import uniform_frame_indices
 
@@ -65,9 +66,7 @@ Frame = tuple[int, int]
 _SIDES = ("a", "b")
 _CHOICE = {"A": "1", "B": "2", "tie": "0"}
 # The labels a frame gets in the context, in either addressing mode (see VideoPairWorkspace.frame_label).
-# A pooled label in either order (workspace.frame_label writes them): number in n / n2, video in v / v2.
-_POOLED = r"(?:Frame (?P<n>\d+) \(Video (?P<v>[12])\)|\(Video (?P<v2>[12])\) Frame (?P<n2>\d+))"
-_POOLED_LABEL = re.compile(_POOLED + r": $")
+_POOLED_LABEL = re.compile(POOLED_LABEL + r": $")
 _PER_VIDEO_LABEL = re.compile(r"Video ([12]), frame (\d+): $")
 # Most frames requested per hidden defect: each frame of a defect's run shows it, so a few suffice,
 # and leaving room lets one call cover the two or three defects a pair usually hides.
@@ -116,29 +115,6 @@ def scan_plan(config: EpisodeConfig) -> list[list[Frame]]:
     return [frames for frames in plan if frames]
 
 
-# One per-frame sentence in any label style ("Frame 37 (Video 2): heavy noise.", "(Video 2) Frame 37: normal.",
-# "Video 2, frame 5: normal."); a judge's bare "Frame 37: ..." names the pooled frame by number alone.
-_FRAME_SENTENCE = re.compile(
-    r"(?:" + _POOLED + r"|Frame (?P<n3>\d+)|Video (?P<v4>\d+), frame (?P<n4>\d+)): (?P<what>[^.]+)\."
-)
-
-
-@dataclass(frozen=True)
-class FrameSentence:
-    """One per-frame sentence of a judge's thinking, as written."""
-
-    text: str  # the whole sentence, "(Video 2) Frame 37: heavy noise."
-    frame: Frame | None  # (video, pool index), 0-based, from the number; None when it is outside the pool
-    what: str  # "normal", "heavy noise", ...
-    start: int = 0  # where the sentence starts in the thinking it was read from
-
-    @property
-    def what_span(self) -> tuple[int, int]:
-        """Character span of ``what`` in the thinking (the sentence ends with ``what`` and a full stop)."""
-        end = self.start + len(self.text) - 1
-        return end - len(self.what), end
-
-
 def lone_defect_videos(sentences: Sequence[FrameSentence]) -> set[int]:
     """The 0-based videos of which exactly one sentence names a defect and at least one says "normal".
 
@@ -151,25 +127,6 @@ def lone_defect_videos(sentences: Sequence[FrameSentence]) -> set[int]:
         if sum(what != "normal" for what in said) == 1 and "normal" in said:
             lone.add(video)
     return lone
-
-
-def read_frame_sentences(thinking: str, config: EpisodeConfig) -> list[FrameSentence]:
-    """The per-frame sentences of ``thinking``, in order, in every label style the teacher writes.
-
-    Kept next to :meth:`ScriptedTeacher.frame_sentence` so that a change of wording changes the
-    reader with it; the demo's perception metrics and the isolated-defect turns use it. Pooled
-    numbers decide the frame (the video a label names is not checked against it).
-    """
-    n = config.frames_per_video
-    out = []
-    for m in _FRAME_SENTENCE.finditer(thinking):
-        if m["n4"] is not None:
-            video, idx = int(m["v4"]) - 1, int(m["n4"]) - 1
-        else:
-            video, idx = divmod(int(m["n"] or m["n2"] or m["n3"]) - 1, n)
-        frame = (video, idx) if 0 <= video <= 1 and 0 <= idx < n else None
-        out.append(FrameSentence(m.group(0), frame, m["what"], m.start()))
-    return out
 
 
 class TeacherError(ValueError):

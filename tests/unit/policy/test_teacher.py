@@ -319,7 +319,8 @@ def test_scan_plan_spreads_the_budget_over_frames_the_initial_view_skipped(confi
 
 @pytest.mark.parametrize("labels", ["frame_first", "video_first"])
 def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs, labels):
-    from vrthinker.policy.teacher import read_frame_sentences, scan_plan
+    from vrthinker.episode.sentences import read_frame_sentences
+    from vrthinker.policy.teacher import scan_plan
 
     cfg = EpisodeConfig(memory_window=1, frame_labels=labels)
     teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame")
@@ -330,7 +331,7 @@ def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs, l
         assert traj.tool_calls == len(plan), "a scan spends the whole budget, whatever it sees"
         ws, defects = traj.workspace, defects_of(pair)
         for turn in traj.turns:
-            described = [(s.frame, s.what) for s in read_frame_sentences(turn.text.split("</think>")[0], cfg)]
+            described = [(s.frame, s.what) for s in read_frame_sentences(turn.text.split("</think>")[0], cfg.frames_per_video)]
             in_view = {(ref.video, ref.frame_idx): ref for ref in turn.images}
             assert described, turn.text
             # Each sentence starts with the frame's label as the context writes it.
@@ -347,12 +348,12 @@ def test_scan_teacher_calls_the_plan_and_describes_every_frame_honestly(pairs, l
 
 
 def test_read_frame_sentences_reads_every_label_style():
-    from vrthinker.policy.teacher import read_frame_sentences
+    from vrthinker.episode.sentences import read_frame_sentences
 
     cfg = EpisodeConfig(frames_per_video=16)
     thinking = ("Frame 3 (Video 1): heavy noise. (Video 2) Frame 20: normal. Video 2, frame 5: heavy blur. "
                 "Frame 40: normal. Scanning more frames. Defects: Video1 has VQ.")
-    read = [(s.frame, s.what, s.text) for s in read_frame_sentences(thinking, cfg)]
+    read = [(s.frame, s.what, s.text) for s in read_frame_sentences(thinking, cfg.frames_per_video)]
     assert read == [
         ((0, 2), "heavy noise", "Frame 3 (Video 1): heavy noise."),
         ((1, 3), "normal", "(Video 2) Frame 20: normal."),
@@ -365,7 +366,7 @@ def test_read_frame_sentences_reads_every_label_style():
 
     for labels in ("frame_first", "video_first"):
         sentences = [f"{frame_label(ref, 16, 'pooled', labels)}: normal." for ref in (FrameRef(0, 0), FrameRef(1, 15))]
-        assert [(s.frame, s.text) for s in read_frame_sentences(" ".join(sentences), cfg)] == [
+        assert [(s.frame, s.text) for s in read_frame_sentences(" ".join(sentences), cfg.frames_per_video)] == [
             ((0, 0), sentences[0]),
             ((1, 15), sentences[1]),
         ]
