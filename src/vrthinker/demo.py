@@ -9,11 +9,11 @@ exists, so an interrupted demo continues where it stopped):
 3. **Base model.** A perception warm-up: the random tiny Qwen2.5-VL learns to describe
    single frames (the stand-in for a pretrained VLM), then **Stage I, SFT** on the traces.
 4. **Stage II, rejection sampling** from the SFT model (K per pair, keep fully correct
-   traces) and **RFT**: SFT from the stage-I checkpoint on the accepted traces (mixed with
-   the teacher traces, which keeps the rare skills from being forgotten).
+   traces) and **RFT**: SFT from the stage-I checkpoint on the accepted traces
+   (``rft_teacher_mix`` mixes the teacher traces back in).
 5. **Stage III, GRPO** from the RFT checkpoint.
-6. **Evaluation** after each stage (and of the untrained model) on the held-out pairs,
-   with the episode engine's reports, plots and trace pages.
+6. **Evaluation** after each stage (and of the untrained model) on the held-out pairs, each
+   in both orders (``eval_both_orders``), with the episode engine's reports, plots and trace pages.
 7. **Ablation** at equal visual-token budget: the final model with frame selection
    (window p = 1) against the same model answering from a static uniform sample of frames.
 
@@ -93,6 +93,13 @@ class DemoConfig(BaseModel):
         128, ge=2,
         description="Held-out synthetic pairs (~90 of them local-defect pairs; at 64, one run's stage-to-stage changes "
         "were within the noise of ~40 pairs).",
+    )
+    eval_both_orders: bool = Field(
+        True,
+        description="Evaluate every held-out pair in both orders (videos exchanged, labels flipped: its swapped twin "
+        "too), 2 x eval_pairs judgments per stage. A judge that leans to one side then scores half of the non-tie "
+        "pairs from the lean, whatever the suite's label mix, and a stage's gain rests on twice the judgments "
+        "(docs/demo.md, twelfth session). False: one order, as generated.",
     )
     difficulty: float = Field(
         0.0, ge=0.0, le=1.0, description="Synthetic suite difficulty (0: strongest defects, local runs of 4-5 frames)."
@@ -811,6 +818,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                            show_progress=True)  # fmt: skip
         suites[split] = read_pairs(path)
     train, heldout = suites["train"], suites["heldout"]
+    # What every stage is judged on: the held-out pairs, and with eval_both_orders their swapped twins.
+    judged = [*heldout, *map(swapped_synthetic, heldout)] if cfg.eval_both_orders else heldout
     episode = cfg.episode()
 
     # 2. cold-start traces -------------------------------------------------------------------
@@ -844,7 +853,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
     cache = FrameCache(max_entries=4 * (cfg.train_pairs + cfg.eval_pairs))
     stages: dict[str, Any] = {}
-    stages["untrained"] = _evaluate("untrained", "tiny", episode, heldout, out / "eval" / "untrained", cache, cfg)
+    stages["untrained"] = _evaluate("untrained", "tiny", episode, judged, out / "eval" / "untrained", cache, cfg)
     phase_done("eval_untrained")
 
     # 3. the base model: perception warm-up ------------------------------------------------------
@@ -858,7 +867,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     # 4. stage I: SFT -------------------------------------------------------------------------
     sft = _sft("sft", base, cold_start, out / "sft", cfg.sft_steps, cfg.sft_lr, cfg)
     phase_done("sft")
-    stages["sft"] = _evaluate("sft", sft, episode, heldout, out / "eval" / "sft", cache, cfg, heldout_teacher)
+    stages["sft"] = _evaluate("sft", sft, episode, judged, out / "eval" / "sft", cache, cfg, heldout_teacher)
     phase_done("eval_sft")
 
     # 5. stage II: rejection sampling + RFT ---------------------------------------------------
@@ -880,7 +889,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     rs_stats["rft_data"] = [p.name for p in dict.fromkeys(rft_data)]
     rft = _sft("rft", str(sft), rft_data, out / "rft" / "train", cfg.rft_steps, cfg.rft_lr, cfg)
     phase_done("rft")
-    stages["rft"] = _evaluate("rft", rft, episode, heldout, out / "eval" / "rft", cache, cfg, heldout_teacher)
+    stages["rft"] = _evaluate("rft", rft, episode, judged, out / "eval" / "rft", cache, cfg, heldout_teacher)
     phase_done("eval_rft")
 
     # 6. stage III: GRPO ---------------------------------------------------------------------
@@ -891,14 +900,14 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         verifier = ScriptedTeacher([*train, *map(swapped_synthetic, train)], episode, **teach).reasoning_agreement
     grpo = _grpo(rft, train, out, cfg, verifier)
     phase_done("grpo")
-    stages["grpo"] = _evaluate("grpo", grpo, episode, heldout, out / "eval" / "grpo", cache, cfg, heldout_teacher)
+    stages["grpo"] = _evaluate("grpo", grpo, episode, judged, out / "eval" / "grpo", cache, cfg, heldout_teacher)
     phase_done("eval_grpo")
 
     # 7. ablation at equal visual-token budget -----------------------------------------------
-    static = _evaluate("static frames", grpo, static_episode, heldout, out / "eval" / "static", cache, cfg)
+    static = _evaluate("static frames", grpo, static_episode, judged, out / "eval" / "static", cache, cfg)
     # What a judge that reads every frame right decides from each arm's frames: the static arm's
     # ceiling tells a sample that hides the defect from a model that cannot read the sample.
-    ceilings = {arm: teacher_ceiling(heldout, ep, cache, teach)
+    ceilings = {arm: teacher_ceiling(judged, ep, cache, teach)
                 for arm, ep in (("with_tools", episode), ("static_frames", static_episode))}  # fmt: skip
     phase_done("eval_static")
     ablation = {
@@ -986,7 +995,7 @@ def render_index(results: dict[str, Any]) -> str:
         "body{font-family:system-ui,sans-serif;margin:24px}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 10px;text-align:center}</style></head><body>"
         "<h1>vrthinker demo: the VR-Thinker pipeline on the synthetic suite</h1>"
-        "<p>Accuracy (%) without ties on held-out pairs. 'local-defect pairs': pairs whose labels the "
+        "<p>Accuracy (%) without ties on held-out pairs (each in both orders unless eval_both_orders is off). 'local-defect pairs': pairs whose labels the "
         "initial frames cannot decide. 'described right': share of the judge's per-frame sentences "
         "('(Video 1) Frame 9: heavy noise.') that say exactly what the frame shows — perception, apart from the decision. "
         "'side-balanced': the mean of the accuracies on pairs labelled A and on pairs labelled B, which a judge "

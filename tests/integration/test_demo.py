@@ -90,10 +90,15 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert not any(t["frames_reshown"] for _, r in iter_trace_records(out / "data" / "teacher_traces.jsonl")
                    for t in r["turn_records"])
     assert results["ablation"]["static_frames"]["frames_per_video"] == demo_config["initial_per_video"] + per_call // 2
+    # eval_both_orders (default): every held-out pair is judged as generated and as its swapped twin.
+    assert demo_config["eval_both_orders"] is True
+    heldout_ids = {json.loads(line)["pair_id"] for line in (out / "data" / "heldout" / "pairs.jsonl").read_text().splitlines()}
     for name in ("untrained", "sft", "rft", "grpo", "static"):
         report = out / "eval" / name
         assert (report / "metrics.json").is_file() and (report / "plots").is_dir()
         assert any((report / "traces").glob("*.html"))
+        judged = [json.loads(line)["pair_id"] for line in (report / "predictions.jsonl").read_text().splitlines()]
+        assert sorted(judged) == sorted([*heldout_ids, *(f"{i}:swapped" for i in heldout_ids)])
     assert (out / "sft" / "latest").is_file() and (out / "grpo" / "latest").is_file()
     assert (out / "data" / "frame_descriptions.jsonl").is_file()
     # The warm-up restarts from the next seed while the base model does not see held-out frames.
