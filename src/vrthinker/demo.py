@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -46,6 +46,7 @@ from vrthinker.eval.runner import run_benchmark
 from vrthinker.policy.hf import HFPolicy
 from vrthinker.policy.judge import Judge
 from vrthinker.policy.models import load_model
+from vrthinker.policy.recall import generate_recall_traces
 from vrthinker.policy.tiny_config import TinyModelConfig
 from vrthinker.policy.teacher import (
     DescribeStyle,
@@ -148,6 +149,18 @@ class DemoConfig(BaseModel):
         1, ge=1,
         description="Frames per warm-up turn (one sentence each). 1: with 4 the model learned to copy its neighbours' "
         "sentences instead of looking (66 % of noisy frames right in 4-frame turns, 10 % alone).",
+    )
+    recall_steps: int = Field(
+        0, ge=0,
+        description="Steps of the recall warm-up, between the perception warm-up and stage I: SFT on in-context "
+        "recall turns (policy.recall: recall_sentences sentences of the cold-start traces drawn at random, to be "
+        "written again) mixed 1:1 with the warm-up's one-frame turns. It teaches the copy a pretrained LM brings "
+        "(induction heads), which the tally needs to carry a video digit from an earlier turn. 0 (off) by default: "
+        "with it the SFT judge of seed 1 copied its own 'normal' sentences, described no defect frame and scored "
+        "0 % (docs/demo.md, twelfth session).",
+    )
+    recall_sentences: tuple[int, int] = Field(
+        (2, 6), description="Sentences per recall turn (shortest, longest)."
     )
     text_layers: int = Field(
         2, ge=1, description="Decoder layers of the tiny model's text stack (hidden size 128; 2 is the preset's default)."
@@ -352,17 +365,18 @@ def _sft(name: str, model: str, traces: list[Path], out: Path, steps: int, lr: f
     return final
 
 
-def single_frame_perception(model: str | Path, frames: Path, cache: FrameCache) -> dict[str, float | int]:
-    """Share of one-frame description turns (``frames``) the model completes exactly, defective and clean apart.
+def exact_completions(model: str | Path, traces: Path, cache: FrameCache,
+                      kind: Callable[[str], str]) -> dict[str, float | int]:
+    """Share of the turns in ``traces`` the model completes exactly, per ``kind(completion)``, and their counts.
 
     Teacher-forced: a turn counts when the argmax token is right at every completion position,
-    which is exactly when greedy decoding would write the whole sentence.
+    which is exactly when greedy decoding would write the whole completion.
     """
     loaded = load_model(str(model))
     model_, processor = loaded.model.eval(), loaded.processor
-    right = {"defect_frames": 0, "clean_frames": 0}
-    total = dict(right)
-    segments = [seg for _, record in iter_trace_records(frames) for seg in read_segments(record, cache)]
+    right: dict[str, int] = {}
+    total: dict[str, int] = {}
+    segments = [seg for _, record in iter_trace_records(traces) for seg in read_segments(record, cache)]
     with torch.no_grad():
         for start in range(0, len(segments), 32):
             chunk = segments[start : start + 32]
@@ -371,10 +385,17 @@ def single_frame_perception(model: str | Path, frames: Path, cache: FrameCache) 
             target = batch.labels[:, 1:]
             exact = ((predicted == target) | (target == IGNORE_INDEX)).all(-1)
             for segment, ok in zip(chunk, exact.tolist()):
-                key = "clean_frames" if segment.completion.endswith(": normal.") else "defect_frames"
-                right[key] += ok
-                total[key] += 1
-    return {k: right[k] / total[k] if total[k] else 0.0 for k in right} | {f"{k}_n": total[k] for k in total}
+                key = kind(segment.completion)
+                right[key] = right.get(key, 0) + ok
+                total[key] = total.get(key, 0) + 1
+    return {k: right[k] / total[k] for k in sorted(total)} | {f"{k}_n": total[k] for k in sorted(total)}
+
+
+def single_frame_perception(model: str | Path, frames: Path, cache: FrameCache) -> dict[str, float | int]:
+    """Share of one-frame description turns (``frames``) the model completes exactly, defective and clean apart."""
+    seen = exact_completions(model, frames, cache,
+                             lambda text: "clean_frames" if text.endswith(": normal.") else "defect_frames")
+    return {"defect_frames": 0.0, "clean_frames": 0.0, "defect_frames_n": 0, "clean_frames_n": 0} | seen
 
 
 def teacher_forced_reading(model: str | Path, traces: Path, cache: FrameCache, episode: EpisodeConfig,
@@ -510,6 +531,38 @@ def _warm_up(train: list[PreferencePair], heldout: list[PreferencePair], episode
     summary = {"attempts": attempts, "chosen": best["checkpoint"]}
     record.write_text(json.dumps(summary, indent=2))
     return best["checkpoint"], summary
+
+
+def _recall_warm_up(base: str, out: Path, cache: FrameCache, cfg: DemoConfig) -> tuple[str, dict[str, Any]]:
+    """The recall warm-up: ``recall_steps`` of SFT from ``base`` on recall turns built from the cold-start traces.
+
+    Probed on recall turns built from the held-out teacher traces (whole text written exactly, teacher-forced)
+    before and after, and on the perception probe after: the copy must not cost the model what it sees.
+    """
+    record = out / "warmup" / "recall.json"
+    if record.is_file():
+        summary = json.loads(record.read_text())
+        return summary["checkpoint"], summary
+    data, probe = out / "data" / "recall.jsonl", out / "data" / "recall_heldout.jsonl"
+    frames = out / "data" / "frame_descriptions.jsonl"
+    # As many recall turns as perception turns, trained together: recall turns alone made the warmed-up
+    # model forget what it saw (one-frame turns described right 30-41 % after 300 steps; docs/demo.md).
+    perception_turns = sum(len(r["turn_records"]) for _, r in iter_trace_records(frames))
+    generate_recall_traces(out / "data" / "teacher_traces.jsonl", data, turns=perception_turns,
+                           sentences_per_turn=cfg.recall_sentences, seed=cfg.data_seed_)  # fmt: skip
+    generate_recall_traces(out / "data" / "heldout_teacher_traces.jsonl", probe, turns=64,
+                           sentences_per_turn=cfg.recall_sentences, seed=cfg.data_seed_ + 1000)  # fmt: skip
+    before = None if base == "tiny" else exact_completions(base, probe, cache, lambda text: "recall")["recall"]
+    checkpoint = _sft("recall warm-up", base, [data, frames], out / "warmup" / "recall", cfg.recall_steps, cfg.sft_lr, cfg,
+                      schedule="constant", batch_size=cfg.warmup_batch_size, micro_batches=1)  # fmt: skip
+    summary = {"checkpoint": str(checkpoint), "recall_before": before,
+               "recall_after": exact_completions(checkpoint, probe, cache, lambda text: "recall")["recall"],
+               "perception_after": single_frame_perception(checkpoint, out / "data" / "frame_descriptions_heldout.jsonl",
+                                                           cache)}  # fmt: skip
+    logger.info("recall warm-up: held-out recall turns written exactly: %s -> %.0f %%",
+                "-" if before is None else f"{100 * before:.0f} %", 100 * summary["recall_after"])  # fmt: skip
+    record.write_text(json.dumps(summary, indent=2))
+    return str(checkpoint), summary
 
 
 def _judge(model: str | Path, episode: EpisodeConfig, cache: FrameCache, cfg: DemoConfig) -> Judge:
@@ -863,6 +916,12 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     if cfg.warmup_steps:
         base, warmup = _warm_up(train, heldout, episode, out, cache, cfg)
     phase_done("warmup")
+    # 3b. the base model: recall warm-up ---------------------------------------------------------
+    # Stands in for the other thing pretraining gives: copying from the context (induction heads).
+    if cfg.recall_steps:
+        base, recall = _recall_warm_up(base, out, cache, cfg)
+        warmup = {**(warmup or {}), "recall": recall}
+        phase_done("recall_warmup")
 
     # 4. stage I: SFT -------------------------------------------------------------------------
     sft = _sft("sft", base, cold_start, out / "sft", cfg.sft_steps, cfg.sft_lr, cfg)
