@@ -303,6 +303,9 @@ class DemoConfig(BaseModel):
     def _check(self) -> "DemoConfig":
         if self.batch_size % self.micro_batches:
             raise ValueError(f"batch_size={self.batch_size} must be a multiple of micro_batches={self.micro_batches}")
+        low, high = self.recall_sentences
+        if not 1 <= low <= high:
+            raise ValueError(f"recall_sentences={self.recall_sentences} must be (shortest, longest) with 1 <= shortest <= longest")
         return self
 
     @classmethod

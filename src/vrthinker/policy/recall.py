@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from vrthinker.episode.messages import Message
+from vrthinker.episode.protocol import parse_turn
 from vrthinker.episode.traces import iter_trace_records
 
 RECALL_PROMPT = "Copy this text exactly:\n"
 
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=\.)\s+")
 
 
@@ -41,8 +41,9 @@ def trace_sentences(traces: str | Path) -> tuple[list[str], dict[str, Any] | Non
     for _, record in iter_trace_records(traces):
         workspace = workspace or record.get("workspace")
         for turn in record.get("turn_records", []):
-            for think in _THINK.findall(turn.get("text", "")):
-                sentences.update((s.strip(), None) for s in _SENTENCE_END.split(think) if s.strip())
+            # The episode protocol's reader of a turn; only its thinking is used (no tool or answer is parsed).
+            think = parse_turn(turn.get("text", ""), (), lambda text: None).think or ""
+            sentences.update((s.strip(), None) for s in _SENTENCE_END.split(think) if s.strip())
     return list(sentences), workspace
 
 
@@ -64,8 +65,9 @@ def generate_recall_traces(
     """
     low, high = sentences_per_turn
     if turns < 1 or not 1 <= low <= high or turns_per_record < 1:
-        raise ValueError(f"need turns >= 1, 1 <= sentences_per_turn[0] <= [1], turns_per_record >= 1; got "
-                         f"turns={turns}, sentences_per_turn={sentences_per_turn}, turns_per_record={turns_per_record}")
+        raise ValueError(f"recall turns need turns >= 1, sentences_per_turn = (shortest, longest) with "
+                         f"1 <= shortest <= longest, and turns_per_record >= 1; got turns={turns}, "
+                         f"sentences_per_turn={sentences_per_turn}, turns_per_record={turns_per_record}")
     sentences, workspace = trace_sentences(source)
     if not sentences or workspace is None:
         raise ValueError(f"{source}: no <think> sentences to build recall turns from (is it a trace file?)")

@@ -64,3 +64,15 @@ def test_bad_input_is_named(teacher_traces, tmp_path):
     not_traces.write_text(json.dumps({"pair_id": "x"}) + "\n")
     with pytest.raises(ValueError, match="no <think> sentences"):
         generate_recall_traces(not_traces, tmp_path / "r.jsonl", turns=4)
+
+
+def test_demo_config_rejects_a_bad_recall_range_on_load():
+    from pydantic import ValidationError
+
+    from vrthinker.demo import DemoConfig
+
+    with pytest.raises(ValidationError, match="recall_sentences"):
+        DemoConfig(recall_sentences=(6, 2))
+    with pytest.raises(ValidationError, match="recall_sentences"):
+        DemoConfig(recall_sentences=(0, 2))
+    assert DemoConfig(recall_sentences=(3, 3)).recall_sentences == (3, 3)
