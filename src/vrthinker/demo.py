@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
@@ -54,6 +55,7 @@ from vrthinker.policy.teacher import (
     ScriptedTeacher,
     Strategy,
     TALLY_ENTRY,
+    tally_video,
     generate_frame_description_traces,
     generate_teacher_traces,
     lone_defect_videos,
@@ -162,6 +164,11 @@ class DemoConfig(BaseModel):
     recall_sentences: tuple[int, int] = Field(
         (2, 6), description="Sentences per recall turn (shortest, longest)."
     )
+    recall_match: str | None = Field(
+        None,
+        description="Build recall turns only from the trace sentences this regular expression matches (e.g. "
+        "'^Defects:' for the tallies, the text the carry copies); None: every sentence, frame sentences included.",
+    )
     text_layers: int = Field(
         2, ge=1, description="Decoder layers of the tiny model's text stack (hidden size 128; 2 is the preset's default)."
     )
@@ -265,7 +272,8 @@ class DemoConfig(BaseModel):
         description="The teacher's running tally of defects: 'found_compact' (one sentence closing the thinking that "
         "names only the videos with a defect found so far, number joined to the word: 'Defects: Video2 has VQ.'), "
         "'found' (the same with 'Video 2'), 'closing' (naming both videos: 'Video 1 has none; Video 2 has VQ') or "
-        "'per_video' (after each video's frame sentences). With 'found' the judge carried a Video 2 defect to the "
+        "'per_video' (after each video's frame sentences), or 'found_letter' ('VideoB': a letter no other text of a trace "
+        "has). With 'found' the judge carried a Video 2 defect to the "
         "next turn as Video 1, and leaned to B; 'found_compact' took SFT's side-balanced local-defect accuracy from "
         "51.5 to 76.0 % (docs/teacher.md; docs/demo.md, eighth session).",
     )
@@ -298,6 +306,12 @@ class DemoConfig(BaseModel):
         description="Share of training pairs that also get a no-tool trace with a static frame sample, so the "
         "same model can answer the ablation's no-tool prompt.",
     )
+    static_guess: bool = Field(
+        False,
+        description="The no-tool traces guess a side for Overall where the static sample shows no defect "
+        "(ScriptedTeacher.guess_unseen), instead of answering tie. A tie there scores nothing; a guess scores half "
+        "of those pairs, the static arm's real ceiling (teacher_ceiling's *_guessing).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "DemoConfig":
@@ -306,6 +320,11 @@ class DemoConfig(BaseModel):
         low, high = self.recall_sentences
         if not 1 <= low <= high:
             raise ValueError(f"recall_sentences={self.recall_sentences} must be (shortest, longest) with 1 <= shortest <= longest")
+        if self.recall_match is not None:
+            try:
+                re.compile(self.recall_match)
+            except re.error as err:
+                raise ValueError(f"recall_match={self.recall_match!r} is not a regular expression: {err}") from err
         return self
 
     @classmethod
@@ -445,7 +464,7 @@ def teacher_forced_reading(model: str | Path, traces: Path, cache: FrameCache, e
         tally_at = think.rfind("Defects:")
         if tally_at >= 0:
             for m in TALLY_ENTRY.finditer(think, tally_at):
-                video = int(m.group(1)) - 1
+                video = tally_video(m.group(1))
                 kind = f"{'fresh' if video in fresh else 'carried'}_video{video + 1}"
                 out.append(("tally", kind, m.span(1)))
         return out
@@ -552,9 +571,10 @@ def _recall_warm_up(base: str, out: Path, cache: FrameCache, cfg: DemoConfig) ->
     # model forget what it saw (one-frame turns described right 30-41 % after 300 steps; docs/demo.md).
     perception_turns = sum(len(r["turn_records"]) for _, r in iter_trace_records(frames))
     generate_recall_traces(out / "data" / "teacher_traces.jsonl", data, turns=perception_turns,
-                           sentences_per_turn=cfg.recall_sentences, seed=cfg.data_seed_)  # fmt: skip
+                           sentences_per_turn=cfg.recall_sentences, seed=cfg.data_seed_, match=cfg.recall_match)  # fmt: skip
     generate_recall_traces(out / "data" / "heldout_teacher_traces.jsonl", probe, turns=64,
-                           sentences_per_turn=cfg.recall_sentences, seed=cfg.data_seed_ + 1000)  # fmt: skip
+                           sentences_per_turn=cfg.recall_sentences, seed=cfg.data_seed_ + 1000,
+                           match=cfg.recall_match)  # fmt: skip
     before = None if base == "tiny" else exact_completions(base, probe, cache, lambda text: "recall")["recall"]
     checkpoint = _sft("recall warm-up", base, [data, frames], out / "warmup" / "recall", cfg.recall_steps, cfg.sft_lr, cfg,
                       schedule="constant", batch_size=cfg.warmup_batch_size, micro_batches=1)  # fmt: skip
@@ -895,7 +915,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     static_traces = out / "data" / "teacher_traces_static.jsonl"
     n_static = int(round(cfg.static_share * len(train)))
     if n_static:
-        generate_teacher_traces(train[:n_static], static_traces, static_episode, **teach)
+        generate_teacher_traces(train[:n_static], static_traces, static_episode, **teach, guess_unseen=cfg.static_guess)
     cold_start = [teacher_traces] + ([static_traces] if n_static else [])
     if cfg.isolated_repeat:
         isolated = out / "data" / "teacher_turns_isolated_defect.jsonl"

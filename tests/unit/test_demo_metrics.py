@@ -77,7 +77,7 @@ def test_decision_links_follow_sentences_to_tally_to_answer(tmp_path):
 
     # A tally per video ("Video 2 has VQ." after Video 2's sentences) and a compact one ("Video2 has
     # VQ.") are read too.
-    for tally in ("per_video", "found_compact"):
+    for tally in ("per_video", "found_compact", "found_letter"):
         teacher = ScriptedTeacher(pairs, cfg, 0, strategy="oracle", describe="per_frame", tally=tally)
         for traj in Judge(teacher, cfg).judge_pairs(pairs):
             (traces / f"{traj.key}.json").write_text(json.dumps({**traj.to_json(), "pair_id": traj.key}))

@@ -324,11 +324,12 @@ def teach_cmd(
         typer.Option("--describe", help="'grouped' sentences per video, or 'per_frame': one sentence per frame."),
     ] = "grouped",
     tally: Annotated[
-        Literal["closing", "found", "found_compact", "per_video"],
+        Literal["closing", "found", "found_compact", "found_letter", "per_video"],
         typer.Option("--tally", help="Running tally of defects seen so far: 'closing' (one sentence naming both videos "
                      "at the end of the thinking), 'found' (the same sentence naming only the videos with a defect: "
                      "'Defects: Video 2 has VQ.'), 'found_compact' (the same with 'Video2': "
-                     "a digit a small model carries forward more easily) or 'per_video' (one sentence after each video's frames)."),
+                     "a digit a small model carries forward more easily), 'found_letter' ('VideoB': a letter found nowhere else in a "
+                     "trace) or 'per_video' (one sentence after each video's frames)."),
     ] = "closing",
     frame_descriptions: Annotated[
         Path | None,

@@ -59,7 +59,7 @@ def sample(
     # sampled episodes (keys pair#k) cannot be checked against it reliably: scan is the strategy to check.
     teacher_strategy: Literal["scan", "oracle"] = typer.Option("scan", "--teacher-strategy", help="With --check-reasoning: 'scan' or 'oracle'."),
     teacher_describe: Literal["per_frame", "grouped"] = typer.Option("per_frame", "--teacher-describe", help="With --check-reasoning: 'per_frame' or 'grouped'."),
-    teacher_tally: Literal["closing", "found", "found_compact", "per_video"] = typer.Option("found_compact", "--teacher-tally", help="With --check-reasoning: 'closing', 'found', 'found_compact' or 'per_video' (as `data teach --tally`)."),
+    teacher_tally: Literal["closing", "found", "found_compact", "found_letter", "per_video"] = typer.Option("found_compact", "--teacher-tally", help="With --check-reasoning: 'closing', 'found', 'found_compact', 'found_letter' or 'per_video' (as `data teach --tally`)."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
     import torch

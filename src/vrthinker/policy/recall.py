@@ -34,8 +34,13 @@ RECALL_PROMPT = "Copy this text exactly:\n"
 _SENTENCE_END = re.compile(r"(?<=\.)\s+")
 
 
-def trace_sentences(traces: str | Path) -> tuple[list[str], dict[str, Any] | None]:
-    """The distinct sentences of the thinking in ``traces`` (first-seen order), and one record's workspace spec."""
+def trace_sentences(traces: str | Path, match: str | None = None) -> tuple[list[str], dict[str, Any] | None]:
+    """The distinct sentences of the thinking in ``traces`` (first-seen order), and one record's workspace spec.
+
+    ``match``: keep only the sentences this regular expression matches (``re.search``), e.g. ``"^Defects:"``
+    for a judge's tallies.
+    """
+    keep = re.compile(match) if match is not None else None
     sentences: dict[str, None] = {}
     workspace = None
     for _, record in iter_trace_records(traces):
@@ -44,7 +49,7 @@ def trace_sentences(traces: str | Path) -> tuple[list[str], dict[str, Any] | Non
             # The episode protocol's reader of a turn; only its thinking is used (no tool or answer is parsed).
             think = parse_turn(turn.get("text", ""), (), lambda text: None).think or ""
             sentences.update((s.strip(), None) for s in _SENTENCE_END.split(think) if s.strip())
-    return list(sentences), workspace
+    return [s for s in sentences if keep is None or keep.search(s)], workspace
 
 
 def generate_recall_traces(
@@ -55,12 +60,13 @@ def generate_recall_traces(
     sentences_per_turn: tuple[int, int] = (4, 12),
     turns_per_record: int = 50,
     seed: int = 0,
+    match: str | None = None,
 ) -> dict[str, Any]:
     """Write ``turns`` recall turns built from the thinking sentences of the traces in ``source``.
 
     Each turn's context is one user message, :data:`RECALL_PROMPT` and a text of
     ``sentences_per_turn`` (inclusive range) sentences drawn with replacement; its target is that
-    text. Records hold ``turns_per_record`` turns each and borrow the workspace of a source record
+    text. ``match`` keeps only the sentences it matches (:func:`trace_sentences`). Records hold ``turns_per_record`` turns each and borrow the workspace of a source record
     (it holds no image, so no frame is decoded for it). Rewrites ``out_path``; deterministic in ``seed``.
     """
     low, high = sentences_per_turn
@@ -68,9 +74,10 @@ def generate_recall_traces(
         raise ValueError(f"recall turns need turns >= 1, sentences_per_turn = (shortest, longest) with "
                          f"1 <= shortest <= longest, and turns_per_record >= 1; got turns={turns}, "
                          f"sentences_per_turn={sentences_per_turn}, turns_per_record={turns_per_record}")
-    sentences, workspace = trace_sentences(source)
+    sentences, workspace = trace_sentences(source, match)
     if not sentences or workspace is None:
-        raise ValueError(f"{source}: no <think> sentences to build recall turns from (is it a trace file?)")
+        which = "" if match is None else f" matching {match!r}"
+        raise ValueError(f"{source}: no <think> sentences{which} to build recall turns from (is it a trace file?)")
     rng = np.random.default_rng(seed)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -82,11 +82,19 @@ NOT_IN_VIEW = "The selected frames are not in view, so I answer from what I have
 
 Strategy = Literal["oracle", "scan"]
 DescribeStyle = Literal["grouped", "per_frame"]
-TallyStyle = Literal["per_video", "closing", "found", "found_compact"]
-# A tally's "Video N has <dims>" sentence ("VideoN" in the compact tally); "has none" names no defect.
-TALLY_ENTRY = re.compile(r"Video ?([12]) has (?!none)")
-_TALLY_ANY = re.compile(r"Video ?[12] has ")
+TallyStyle = Literal["per_video", "closing", "found", "found_compact", "found_letter"]
+# A tally's "Video N has <dims>" sentence ("VideoN" in the compact tally, "VideoA" / "VideoB" in the lettered
+# one); "has none" names no defect. tally_video() reads the group as a 0-based video.
+TALLY_ENTRY = re.compile(r"Video ?([12AB]) has (?!none)")
+_TALLY_ANY = re.compile(r"Video ?[12AB] has ")
+_TALLY_LETTERS = "AB"
+
+
+def tally_video(name: str) -> int:
+    """The 0-based video a tally entry names: ``"1"``/``"A"`` -> 0, ``"2"``/``"B"`` -> 1."""
+    return _TALLY_LETTERS.index(name) if name in _TALLY_LETTERS else int(name) - 1
 SCAN_MORE = "Scanning more frames."
+GUESS = "No defect in view; one must be hidden, so I guess."
 
 
 def scan_plan(config: EpisodeConfig) -> list[list[Frame]]:
@@ -216,7 +224,16 @@ class ScriptedTeacher:
             has VQ."). Qwen2's pre-tokenizer splits " 2" into " " and "2", and " " precedes every
             number in the context (frame numbers, labels, answers); "Video2" is " Video", "2", so the
             digit follows a token that only tallies have, and carrying it to the next turn is one
-            look-up of what followed " Video" last time (docs/teacher.md).
+            look-up of what followed " Video" last time (docs/teacher.md). ``"found_letter"``: as
+            ``"found_compact"`` with a letter for the video ("Defects: VideoB has VQ." for Video 2). The
+            tiny tokenizer's "A" and "B" occur nowhere else in a trace (digits are in every frame number),
+            so an earlier tally's video is a token the judge can find by what it is, not by what precedes it.
+        guess_unseen: when an episode ends with no defect seen in either video, say so (:data:`GUESS`)
+            and answer Overall with a side drawn at random (per episode, from ``seed``) instead of a tie.
+            A judge shown a fixed frame sample (no tool) misses defects hidden between its frames; taught
+            to answer "tie" there, it scores nothing on those pairs, where a guess is right half the time.
+            Guessed traces whose side is wrong fail :func:`generate_teacher_traces`' label check like any
+            wrong trace, so the kept ones guess the labelled side, which the judge cannot tell from chance.
     """
 
     def __init__(
@@ -229,6 +246,7 @@ class ScriptedTeacher:
         strategy: Strategy = "oracle",
         describe: DescribeStyle = "grouped",
         tally: TallyStyle = "closing",
+        guess_unseen: bool = False,
     ):
         if not 0.0 <= detour_prob <= 1.0:
             raise ValueError(f"detour_prob must be in [0, 1], got {detour_prob}")
@@ -243,6 +261,7 @@ class ScriptedTeacher:
         self.strategy = strategy
         self.describe = describe
         self.tally = tally
+        self.guess_unseen = guess_unseen
         self._scan = scan_plan(config) if strategy == "scan" else []
         self.seed = int(seed.integers(2**31)) if isinstance(seed, np.random.Generator) else int(seed)
         self._pairs: dict[str, _PairInfo] = {}
@@ -379,7 +398,7 @@ class ScriptedTeacher:
     def _describe_per_frame(self, info: _PairInfo, frames: Sequence[Frame]) -> str:
         """One short sentence per frame, in the order the frames appear ("Frame 9 (Video 1): heavy noise.")."""
         sentences = []
-        for frame in sorted(set(frames)):
+        for frame in dict.fromkeys(frames):  # as shown: the tool keeps the order of the call
             defects = sorted(self._visible(info, frame), key=lambda d: SCORED_DIMENSIONS.index(d.dimension))
             what = "; ".join(d.description for d in defects) if defects else "normal"
             if self.config.frame_addressing == "pooled":
@@ -408,10 +427,12 @@ class ScriptedTeacher:
         ("Defects: none." if neither); ``"found_compact"`` writes "Video2", not "Video 2".
         """
         per_video = [(v, self._video_defects(observed, v)) for v in (0, 1)]
-        if self.tally in ("found", "found_compact"):
+        if self.tally in ("found", "found_compact", "found_letter"):
             per_video = [(v, dims) for v, dims in per_video if dims != "none"]
             if not per_video:
                 return "Defects: none."
+        if self.tally == "found_letter":
+            return "Defects: " + "; ".join(f"Video{_TALLY_LETTERS[v]} has {dims}" for v, dims in per_video) + "."
         space = "" if self.tally == "found_compact" else " "
         return "Defects: " + "; ".join(f"Video{space}{v + 1} has {dims}" for v, dims in per_video) + "."
 
@@ -428,7 +449,7 @@ class ScriptedTeacher:
             thinking = thinking.rsplit("Defects:", 1)[-1]
         elif not _TALLY_ANY.search(thinking):
             return None
-        return {int(v) - 1 for v in TALLY_ENTRY.findall(thinking)}
+        return {tally_video(v) for v in TALLY_ENTRY.findall(thinking)}
 
     @staticmethod
     def _recommend(observed: Sequence[Defect]) -> str:
@@ -436,8 +457,10 @@ class ScriptedTeacher:
         return ", ".join(f"{d}: {_CHOICE[labels[d]]}" for d in DIMENSIONS)
 
     @staticmethod
-    def _answer(observed: Sequence[Defect]) -> str:
+    def _answer(observed: Sequence[Defect], guess: str | None = None) -> str:
         labels = derive_labels(observed)
+        if guess is not None:
+            labels["Overall"] = guess
         lines = "\n".join(f"{d}: {_CHOICE[labels[d]]}" for d in DIMENSIONS)
         return f"<answer>\n{lines}\n</answer>"
 
@@ -540,7 +563,7 @@ class ScriptedTeacher:
         if last_round == turn - 1 and returned and not returned_visible:
             # p = 0: the frames came back as placeholders; say so rather than invent what they show.
             think.append(NOT_IN_VIEW)
-            return self._final(think, observed)
+            return self._final(think, observed, state)
 
         if state.detoured and turn == 1 and last_round == 0:
             # The detour frames show nothing new (chosen so): say so, then look in the right place.
@@ -552,7 +575,7 @@ class ScriptedTeacher:
             if pending and calls_left > 0:
                 think.append(SCAN_MORE)
                 return self._call_turn(think, observed, pending[0], state)
-            return self._final(think, observed)
+            return self._final(think, observed, state)
 
         if unseen and calls_left > 0:
             if turn == 0:
@@ -569,7 +592,7 @@ class ScriptedTeacher:
                 if not (state.detoured and turn == 1):  # after a detour, "elsewhere" already says why
                     think.append(LOOK_CLOSER if turn == 0 else LOOK_MORE)
                 return self._call_turn(think, observed, targets, state)
-        return self._final(think, observed)
+        return self._final(think, observed, state)
 
     def reasoning_agrees(self, trajectory: Trajectory) -> bool:
         """Whether every turn of ``trajectory`` thinks (and recommends) what the teacher would in its place.
@@ -608,10 +631,14 @@ class ScriptedTeacher:
             f"{self._call(frames, state)}"
         )
 
-    def _final(self, think: list[str], observed: Sequence[Defect]) -> str:
+    def _final(self, think: list[str], observed: Sequence[Defect], state: _EpisodeState) -> str:
         if self.tally != "per_video":  # closing, found(_compact): one tally closes the thinking
             think = [*think, self._tally(observed)]
-        return f"<think>{' '.join(think)}</think>{self._answer(observed)}"
+        guess = None
+        if self.guess_unseen and not observed:
+            think = [*think, GUESS]
+            guess = "A" if state.rng.random() < 0.5 else "B"
+        return f"<think>{' '.join(think)}</think>{self._answer(observed, guess)}"
 
 
 # --------------------------------------------------------------------------- batch generation
@@ -717,6 +744,7 @@ def generate_teacher_traces(
     strategy: Strategy = "oracle",
     describe: DescribeStyle = "grouped",
     tally: TallyStyle = "closing",
+    guess_unseen: bool = False,
     batch_pairs: int = 32,
     resume: bool = True,
 ) -> dict[str, Any]:
@@ -753,7 +781,7 @@ def generate_teacher_traces(
     skipped = sum(p.pair_id in existing for p in pairs)
 
     teacher = ScriptedTeacher(todo, config, seed, detour_prob=detour_prob, strategy=strategy, describe=describe,
-                              tally=tally)
+                              tally=tally, guess_unseen=guess_unseen)
     judge = Judge(teacher, config)
     written = 0
     turns = calls = with_call = detours = 0
@@ -770,7 +798,8 @@ def generate_teacher_traces(
                 continue
             detoured = teacher.detoured(traj.key)
             traj.meta["teacher"] = {"seed": seed, "detour": detoured, "detour_prob": detour_prob,
-                                    "strategy": strategy, "describe": describe, "tally": tally}
+                                    "strategy": strategy, "describe": describe, "tally": tally,
+                                    "guess_unseen": guess_unseen}
             keep.append(traj)
             turns += len(traj.turns)
             calls += traj.tool_calls

@@ -76,3 +76,25 @@ def test_demo_config_rejects_a_bad_recall_range_on_load():
     with pytest.raises(ValidationError, match="recall_sentences"):
         DemoConfig(recall_sentences=(0, 2))
     assert DemoConfig(recall_sentences=(3, 3)).recall_sentences == (3, 3)
+
+
+def test_a_pattern_keeps_only_the_sentences_it_matches(teacher_traces, tmp_path):
+    tallies, _ = trace_sentences(teacher_traces, match=r"^Defects:")
+    every, _ = trace_sentences(teacher_traces)
+    assert tallies and set(tallies) < set(every) and all(s.startswith("Defects: ") for s in tallies)
+    generate_recall_traces(teacher_traces, tmp_path / "tallies.jsonl", turns=12, sentences_per_turn=(1, 1),
+                           match=r"^Defects:")  # fmt: skip
+    texts = [t["text"] for _, r in iter_trace_records(tmp_path / "tallies.jsonl") for t in r["turn_records"]]
+    assert len(texts) == 12 and set(texts) <= set(tallies)
+    with pytest.raises(ValueError, match="matching 'no such sentence'"):
+        generate_recall_traces(teacher_traces, tmp_path / "none.jsonl", turns=2, match="no such sentence")
+
+
+def test_demo_config_rejects_a_bad_recall_pattern_on_load():
+    from pydantic import ValidationError
+
+    from vrthinker.demo import DemoConfig
+
+    with pytest.raises(ValidationError, match="recall_match"):
+        DemoConfig(recall_match="(unclosed")
+    assert DemoConfig(recall_match="^Defects:").recall_match == "^Defects:"

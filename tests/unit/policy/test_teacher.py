@@ -13,7 +13,7 @@ from vrthinker.data.synthetic import defects_of, generate_suite
 from vrthinker.episode import EpisodeConfig, ImagePart
 from vrthinker.episode.traces import iter_trace_records, read_segments
 from vrthinker.policy.judge import Judge
-from vrthinker.policy.teacher import ELSEWHERE, NOT_IN_VIEW, NOTHING_NEW, ScriptedTeacher, TeacherError, generate_teacher_traces
+from vrthinker.policy.teacher import ELSEWHERE, GUESS, NOT_IN_VIEW, NOTHING_NEW, ScriptedTeacher, TeacherError, generate_teacher_traces
 from vrthinker.video import FrameCache
 
 # One decoded-frame cache for the module: every test re-judges the same 24 clips.
@@ -198,6 +198,27 @@ def test_no_tools_answers_from_the_initial_view(pairs):
     for traj, pair in zip(trajs, pairs):
         assert traj.tool_calls == 0 and len(traj.turns) == 1
         assert traj.judgment == dict(pair.meta["initial_view_labels"])
+
+
+def test_without_tools_a_guessing_teacher_names_a_side_where_it_saw_nothing(pairs):
+    cfg = EpisodeConfig(max_tool_calls=0)
+    trajs = Judge(ScriptedTeacher(pairs, cfg, 0, guess_unseen=True), cfg, cache=_CACHE).judge_pairs(pairs)
+    sides = []
+    for traj, pair in zip(trajs, pairs):
+        seen = dict(pair.meta["initial_view_labels"])
+        think = traj.turns[-1].parsed.think
+        if ScriptedTeacher.read_tally(think):  # a defect in view: the answer is what the frames show
+            assert GUESS not in think and traj.judgment == seen
+        else:  # nothing in view: Overall is a side, every other dimension stays a tie
+            assert think.endswith(GUESS) and traj.judgment["Overall"] in ("A", "B")
+            assert {d: v for d, v in traj.judgment.items() if d != "Overall"} == {d: v for d, v in seen.items() if d != "Overall"}
+            sides.append(traj.judgment["Overall"])
+    assert sides  # the suite has pairs whose initial view shows no defect
+    again = Judge(ScriptedTeacher(pairs, cfg, 0, guess_unseen=True), cfg, cache=_CACHE).judge_pairs(pairs)
+    assert [t.judgment for t in again] == [t.judgment for t in trajs]  # the guess is seeded per episode
+    # without the flag the same episodes answer tie
+    plain = Judge(ScriptedTeacher(pairs, cfg, 0), cfg, cache=_CACHE).judge_pairs(pairs)
+    assert all(t.judgment == dict(p.meta["initial_view_labels"]) for t, p in zip(plain, pairs))
 
 
 def test_coarse_pool_maps_frames_to_source_indices(pairs):
@@ -426,7 +447,7 @@ def test_balanced_frame_descriptions_keep_every_defect_frame_and_as_many_clean(p
         assert clean == min(len(a["turn_records"]) - len(defect(a)), max(2, len(defect(b))))
 
 
-@pytest.mark.parametrize("tally", ["closing", "found", "found_compact"])
+@pytest.mark.parametrize("tally", ["closing", "found", "found_compact", "found_letter"])
 def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs, tally):
     cfg = EpisodeConfig(memory_window=1)
     teacher = ScriptedTeacher(pairs, cfg, 0, strategy="scan", describe="per_frame", tally=tally)
@@ -441,7 +462,8 @@ def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs, tally):
             closing = think.rsplit("Defects: ", 1)[1]
             assert closing.endswith(".") and closing.count(".") == 1, turn.text  # the thinking's last sentence
             for video in ("1", "2"):
-                name = f"Video{video}" if tally == "found_compact" else f"Video {video}"
+                name = {"found_compact": f"Video{video}", "found_letter": f"Video{'AB'[int(video) - 1]}"}.get(
+                    tally, f"Video {video}")
                 if tally == "closing":  # both videos named, "none" for a clean one
                     assert f"{name} has" in closing
                     has_defect = not re.search(rf"{name} has none", closing)
@@ -457,6 +479,9 @@ def test_scan_turns_carry_a_running_tally_of_what_was_seen_so_far(pairs, tally):
     if tally == "found_compact":  # the number joined to "Video": no " " token before it
         assert "none." in forms and any("Video1 has" in f or "Video2 has" in f for f in forms)
         assert not any(re.search(r"Video \d", f) for f in forms)
+    if tally == "found_letter":  # a letter for the video: no digit in the tally at all
+        assert "none." in forms and any("VideoA has" in f or "VideoB has" in f for f in forms)
+        assert not any(re.search(r"\d", f) for f in forms)
 
 
 def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pairs):
@@ -486,7 +511,7 @@ def test_per_video_tally_follows_each_videos_own_sentences_and_never_forgets(pai
     assert ScriptedTeacher.read_tally("Frame 3 (Video 1): normal. Scanning more frames.") is None  # no tally at all
 
 
-@pytest.mark.parametrize("tally", ["closing", "found", "found_compact", "per_video"])
+@pytest.mark.parametrize("tally", ["closing", "found", "found_compact", "found_letter", "per_video"])
 def test_reasoning_agrees_with_its_own_traces_and_not_with_a_changed_sentence(pairs, tally):
     """... and ``reasoning_agreement`` is the fraction of turns that agree (the process reward)."""
     import dataclasses
