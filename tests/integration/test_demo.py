@@ -53,7 +53,7 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
         assert ceiling["accuracy_overall"] <= ceiling["accuracy_overall_guessing"] <= 1.0  # + half of what it missed
     assert results["wall_seconds"] > 0
     phases = results["phase_seconds"]  # where the time goes, phase by phase, in order
-    assert list(phases) == ["data", "eval_untrained", "warmup", "sft", "eval_sft", "rejection_sampling", "rft",
+    assert list(phases) == ["data", "eval_untrained", "warmup", "recall_warmup", "sft", "eval_sft", "rejection_sampling", "rft",
                             "eval_rft", "grpo", "eval_grpo", "eval_static"]
     assert all(s >= 0 for s in phases.values()) and sum(phases.values()) <= results["wall_seconds"] + 0.5
     rs = results["rejection_sampling"]  # answer-right samples, then those that also reasoned like the teacher
@@ -76,6 +76,12 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert isolated.is_file()
     sft_traces = [Path(t).name for t in yaml.safe_load((out / "sft" / "config.yaml").read_text())["data"]["traces"]]
     assert sft_traces == ["teacher_traces.jsonl", "teacher_traces_static.jsonl"] + [isolated.name] * 2
+    # Stage I starts from the recall warm-up (recall_steps), whose texts are tallies alone (recall_match "^Defects:").
+    recall = json.loads((out / "warmup" / "recall.json").read_text())
+    sft_model = yaml.safe_load((out / "sft" / "config.yaml").read_text())["model"]["name_or_path"]
+    assert Path(sft_model) == Path(recall["checkpoint"]) and results["warmup"]["recall"] == recall
+    recall_texts = [t["text"] for _, r in iter_trace_records(out / "data" / "recall.jsonl") for t in r["turn_records"]]
+    assert recall_texts and all(re.fullmatch(r"(Defects: [^.]+\.)( Defects: [^.]+\.)*", t) for t in recall_texts)
     # The teacher's tally names only the videos with a defect found, "Video2" in one word (tally "found_compact").
     texts = [t["text"] for _, r in iter_trace_records(out / "data" / "teacher_traces.jsonl") for t in r["turn_records"]]
     assert all("Defects: " in t for t in texts) and not any("has none" in t or "Video 1 has" in t for t in texts)
@@ -103,7 +109,7 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert (out / "data" / "frame_descriptions.jsonl").is_file()
     # The warm-up restarts from the next seed while the base model does not see held-out frames.
     warmup = json.loads((out / "warmup" / "perception.json").read_text())
-    assert warmup == results["warmup"]
+    assert {**warmup, "recall": recall} == results["warmup"]  # the recall warm-up's probes beside the attempts
     first = warmup["attempts"][0]
     reached = min(first["defect_frames"], first["clean_frames"]) >= 0.95
     assert [a["seed"] for a in warmup["attempts"]] == ([1] if reached else [1, 2])  # from the default seed 1
@@ -131,4 +137,4 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
                            timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert set(json.loads(again.stdout)["stages"]) == {"untrained", "sft", "rft", "grpo"}
-    assert json.loads(again.stdout)["warmup"] == warmup  # the recorded choice, not a re-probe
+    assert json.loads(again.stdout)["warmup"] == results["warmup"]  # the recorded choice, not a re-probe
