@@ -93,6 +93,8 @@ _TALLY_LETTERS = "AB"
 def tally_video(name: str) -> int:
     """The 0-based video a tally entry names: ``"1"``/``"A"`` -> 0, ``"2"``/``"B"`` -> 1."""
     return _TALLY_LETTERS.index(name) if name in _TALLY_LETTERS else int(name) - 1
+
+
 SCAN_MORE = "Scanning more frames."
 GUESS = "No defect in view; one must be hidden, so I guess."
 
@@ -424,7 +426,8 @@ class ScriptedTeacher:
         """Defects per video by dimension: the bridge from perception to the decision.
 
         ``"closing"`` names both videos; ``"found"`` / ``"found_compact"`` only those with a defect
-        ("Defects: none." if neither); ``"found_compact"`` writes "Video2", not "Video 2".
+        ("Defects: none." if neither); ``"found_compact"`` writes "Video2", not "Video 2";
+        ``"found_letter"`` writes "VideoB".
         """
         per_video = [(v, self._video_defects(observed, v)) for v in (0, 1)]
         if self.tally in ("found", "found_compact", "found_letter"):
