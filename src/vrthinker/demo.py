@@ -276,9 +276,9 @@ class DemoConfig(BaseModel):
         description="The teacher's running tally of defects: 'found_compact' (one sentence closing the thinking that "
         "names only the videos with a defect found so far, number joined to the word: 'Defects: Video2 has VQ.'), "
         "'found' (the same with 'Video 2'), 'closing' (naming both videos: 'Video 1 has none; Video 2 has VQ') or "
-        "'per_video' (after each video's frame sentences), or 'found_letter' ('VideoB': a letter no other text of a trace "
-        "has; seed 1's SFT judge then wrote 'VideoA' in every tally, docs/demo.md, thirteenth session). With 'found' the judge carried a Video 2 defect to the "
-        "next turn as Video 1, and leaned to B; 'found_compact' took SFT's side-balanced local-defect accuracy from "
+        "'per_video' (after each video's frame sentences), or 'found_letter' ('VideoB': a letter no other text of a "
+        "trace has; seed 1's SFT judge then wrote 'VideoA' in every tally, docs/demo.md, thirteenth session). With "
+        "'found' the judge carried a Video 2 defect to the next turn as Video 1, and leaned to B; 'found_compact' took SFT's side-balanced local-defect accuracy from "
         "51.5 to 76.0 % (docs/teacher.md; docs/demo.md, eighth session).",
     )
     frame_labels: FrameLabels = Field(
@@ -312,8 +312,9 @@ class DemoConfig(BaseModel):
     )
     static_guess: bool = Field(
         False,
-        description="The no-tool traces guess a side for Overall where the static sample shows no defect "
-        "(ScriptedTeacher.guess_unseen), instead of answering tie. A tie there scores nothing; a guess scores half "
+        description="The no-tool traces guess a side where the static sample shows no defect "
+        "(ScriptedTeacher.guess_unseen), instead of answering tie. Not yet measured in the demo (docs/demo.md, "
+        "thirteenth session, section 4). A tie there scores nothing; a guess scores half "
         "of those pairs, the static arm's real ceiling (teacher_ceiling's *_guessing).",
     )
 
@@ -329,6 +330,10 @@ class DemoConfig(BaseModel):
                 re.compile(self.recall_match)
             except re.error as err:
                 raise ValueError(f"recall_match={self.recall_match!r} is not a regular expression: {err}") from err
+            if self.recall_steps and self.tally == "per_video" and "Defects:" in self.recall_match:
+                # Found before the data is written, not after: the per-video tally has no "Defects:" sentence.
+                raise ValueError(f"recall_match={self.recall_match!r} matches no tally of tally='per_video' "
+                                 "('Video 2 has VQ.'): set recall_match to e.g. '^Video \\d has', or recall_steps to 0")
         return self
 
     @classmethod

@@ -66,8 +66,9 @@ def generate_recall_traces(
 
     Each turn's context is one user message, :data:`RECALL_PROMPT` and a text of
     ``sentences_per_turn`` (inclusive range) sentences drawn with replacement; its target is that
-    text. ``match`` keeps only the sentences it matches (:func:`trace_sentences`). Records hold ``turns_per_record`` turns each and borrow the workspace of a source record
-    (it holds no image, so no frame is decoded for it). Rewrites ``out_path``; deterministic in ``seed``.
+    text. ``match`` keeps only the sentences it matches (:func:`trace_sentences`). Records hold
+    ``turns_per_record`` turns each and borrow the workspace of a source record (it holds no image,
+    so no frame is decoded for it). Rewrites ``out_path``; deterministic in ``seed``.
     """
     low, high = sentences_per_turn
     if turns < 1 or not 1 <= low <= high or turns_per_record < 1:

@@ -34,6 +34,7 @@ a trace depends on the seed and the episode key, not on batching or order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -231,7 +232,8 @@ class ScriptedTeacher:
             tiny tokenizer's "A" and "B" occur nowhere else in a trace (digits are in every frame number),
             so an earlier tally's video is a token the judge can find by what it is, not by what precedes it.
         guess_unseen: when an episode ends with no defect seen in either video, say so (:data:`GUESS`)
-            and answer Overall with a side drawn at random (per episode, from ``seed``) instead of a tie.
+            and answer as if one video, drawn at random (per episode, from ``seed``), hid defects of the
+            dimensions the pair's defects are of, instead of a tie.
             A judge shown a fixed frame sample (no tool) misses defects hidden between its frames; taught
             to answer "tie" there, it scores nothing on those pairs, where a guess is right half the time.
             Guessed traces whose side is wrong fail :func:`generate_teacher_traces`' label check like any
@@ -460,10 +462,8 @@ class ScriptedTeacher:
         return ", ".join(f"{d}: {_CHOICE[labels[d]]}" for d in DIMENSIONS)
 
     @staticmethod
-    def _answer(observed: Sequence[Defect], guess: str | None = None) -> str:
-        labels = derive_labels(observed)
-        if guess is not None:
-            labels["Overall"] = guess
+    def _answer(observed: Sequence[Defect], overall: str | None = None) -> str:
+        labels = derive_labels(observed) | ({"Overall": overall} if overall else {})
         lines = "\n".join(f"{d}: {_CHOICE[labels[d]]}" for d in DIMENSIONS)
         return f"<answer>\n{lines}\n</answer>"
 
@@ -566,7 +566,7 @@ class ScriptedTeacher:
         if last_round == turn - 1 and returned and not returned_visible:
             # p = 0: the frames came back as placeholders; say so rather than invent what they show.
             think.append(NOT_IN_VIEW)
-            return self._final(think, observed, state)
+            return self._final(think, observed, state, info)
 
         if state.detoured and turn == 1 and last_round == 0:
             # The detour frames show nothing new (chosen so): say so, then look in the right place.
@@ -578,7 +578,7 @@ class ScriptedTeacher:
             if pending and calls_left > 0:
                 think.append(SCAN_MORE)
                 return self._call_turn(think, observed, pending[0], state)
-            return self._final(think, observed, state)
+            return self._final(think, observed, state, info)
 
         if unseen and calls_left > 0:
             if turn == 0:
@@ -595,7 +595,7 @@ class ScriptedTeacher:
                 if not (state.detoured and turn == 1):  # after a detour, "elsewhere" already says why
                     think.append(LOOK_CLOSER if turn == 0 else LOOK_MORE)
                 return self._call_turn(think, observed, targets, state)
-        return self._final(think, observed, state)
+        return self._final(think, observed, state, info)
 
     def reasoning_agrees(self, trajectory: Trajectory) -> bool:
         """Whether every turn of ``trajectory`` thinks (and recommends) what the teacher would in its place.
@@ -634,14 +634,19 @@ class ScriptedTeacher:
             f"{self._call(frames, state)}"
         )
 
-    def _final(self, think: list[str], observed: Sequence[Defect], state: _EpisodeState) -> str:
+    def _final(self, think: list[str], observed: Sequence[Defect], state: _EpisodeState, info: _PairInfo) -> str:
         if self.tally != "per_video":  # closing, found(_compact): one tally closes the thinking
             think = [*think, self._tally(observed)]
-        guess = None
+        overall = None
         if self.guess_unseen and not observed:
+            # The side is a coin flip; the dimensions are those the pair's defects are of (the suite's kinds),
+            # so a right guess answers every label and passes the label check like any right trace. A clean
+            # pair has none: the guess names a side for Overall alone, and fails the check (its label is a tie).
             think = [*think, GUESS]
-            guess = "A" if state.rng.random() < 0.5 else "B"
-        return f"<think>{' '.join(think)}</think>{self._answer(observed, guess)}"
+            worse = "b" if state.rng.random() < 0.5 else "a"
+            observed = [dataclasses.replace(d, video=worse) for d in info.defects]
+            overall = None if observed else ("A" if worse == "b" else "B")
+        return f"<think>{' '.join(think)}</think>{self._answer(observed, overall)}"
 
 
 # --------------------------------------------------------------------------- batch generation

@@ -98,3 +98,8 @@ def test_demo_config_rejects_a_bad_recall_pattern_on_load():
     with pytest.raises(ValidationError, match="recall_match"):
         DemoConfig(recall_match="(unclosed")
     assert DemoConfig(recall_match="^Defects:").recall_match == "^Defects:"
+    # the per-video tally writes no "Defects:" sentence: said on load, not after the data is written
+    with pytest.raises(ValidationError, match="per_video"):
+        DemoConfig(tally="per_video")
+    assert DemoConfig(tally="per_video", recall_match=r"^Video \d has").recall_steps > 0
+    assert DemoConfig(tally="per_video", recall_steps=0).tally == "per_video"

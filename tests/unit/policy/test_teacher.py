@@ -209,9 +209,12 @@ def test_without_tools_a_guessing_teacher_names_a_side_where_it_saw_nothing(pair
         think = traj.turns[-1].parsed.think
         if ScriptedTeacher.read_tally(think):  # a defect in view: the answer is what the frames show
             assert GUESS not in think and traj.judgment == seen
-        else:  # nothing in view: Overall is a side, every other dimension stays a tie
-            assert think.endswith(GUESS) and traj.judgment["Overall"] in ("A", "B")
-            assert {d: v for d, v in traj.judgment.items() if d != "Overall"} == {d: v for d, v in seen.items() if d != "Overall"}
+        else:  # nothing in view: one side, in the dimensions the pair's defects are of; the others stay ties
+            assert think.endswith(GUESS)
+            at_stake = {d.dimension for d in defects_of(pair)}
+            assert traj.judgment["Overall"] in ("A", "B")  # a clean pair gets a side for Overall alone
+            assert all(traj.judgment[d] == traj.judgment["Overall"] for d in at_stake)
+            assert all(traj.judgment[d] == "tie" for d in seen if d != "Overall" and d not in at_stake)
             sides.append(traj.judgment["Overall"])
     assert sides  # the suite has pairs whose initial view shows no defect
     again = Judge(ScriptedTeacher(pairs, cfg, 0, guess_unseen=True), cfg, cache=_CACHE).judge_pairs(pairs)
@@ -301,6 +304,24 @@ def test_generate_traces_counts_rejections_and_unscriptable(pairs, tmp_path):
     assert stats["unscriptable"] == 1
     assert stats["written"] + stats["rejected"] == 12
     assert stats["rejected_reasons"]["wrong_judgment"] == stats["rejected"] > 0  # p = 0 cannot see hidden defects
+
+
+def test_generated_guessing_traces_keep_only_the_right_guesses(tmp_path):
+    from vrthinker.episode.traces import iter_trace_records
+
+    # Short noise bursts hidden between the initial-view frames: without a tool most pairs show nothing.
+    pairs = read_pairs(generate_suite(tmp_path / "suite", num_pairs=16, seed=5, difficulty=0.0, kinds=["noise"],
+                                      local_fraction=1.0, num_frames=32, local_run_frames=(2, 3), show_progress=False,
+                                      workers=0))  # fmt: skip
+    cfg = EpisodeConfig(frames_per_video=32, max_tool_calls=0)
+    stats = generate_teacher_traces(pairs, tmp_path / "g.jsonl", cfg, guess_unseen=True)
+    records = [r for _, r in iter_trace_records(tmp_path / "g.jsonl")]
+    guessed = [r for r in records if GUESS in r["turn_records"][-1]["text"]]
+    assert guessed and stats["written"] == len(records)
+    assert all(r["meta"]["teacher"]["guess_unseen"] is True for r in records)
+    by_id = {p.pair_id: p for p in pairs}
+    # a kept guess names the labelled side (a wrong one is rejected like any wrong trace)
+    assert all(r["judgment"]["Overall"] == by_id[r["key"]].labels["Overall"] != "tie" for r in guessed)
 
 
 
