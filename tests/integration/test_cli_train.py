@@ -61,6 +61,25 @@ def test_sample_cli_check_reasoning(pairs, tmp_path):
     assert proc.returncode == 2 and "--check-reasoning" in proc.stderr and "syn-" in proc.stderr
 
 
+def test_sample_cli_fills_rejected_pairs_from_reference_traces(pairs, tmp_path):
+    teacher, out = tmp_path / "teacher.jsonl", tmp_path / "accepted.jsonl"
+    filled, balanced = tmp_path / "filled.jsonl", tmp_path / "balanced.jsonl"
+    run("data", "teach", str(pairs), "--out", str(teacher), "--max-calls", "1", *SMALL)
+    stats = json.loads(run("sample", "--model", "tiny", "--data", str(pairs), "--out", str(out), "--k", "1",
+                           "--max-new-tokens", "8", "--fill-from", str(teacher), "--filled-out", str(filled),
+                           "--balanced-out", str(balanced), "--json", *SMALL).stdout)  # fmt: skip
+    fill = stats["fill_rejected"]
+    accepted_pairs = {json.loads(x)["meta"]["pair_id"] for x in out.read_text().splitlines()} if out.is_file() else set()
+    assert fill["accepted"] == stats["accepted"] and fill["filled"] + fill["missing"] == 4 - len(accepted_pairs)
+    assert len(filled.read_text().splitlines()) == fill["accepted"] + fill["fallback_traces"] > 0
+    sides = stats["side_balance"]  # evened on the filled traces, not on the accepted ones alone
+    assert sides["A"] + sides["B"] + sides["other"] == fill["accepted"] + fill["fallback_traces"]
+    # One without the other: refused before any model is loaded.
+    proc = subprocess.run([VRTHINKER, "sample", "--model", "tiny", "--data", str(pairs), "--out", str(out),
+                           "--fill-from", str(teacher), *SMALL], capture_output=True, text=True, timeout=600, cwd=REPO)  # fmt: skip
+    assert proc.returncode == 2 and "--filled-out" in proc.stderr
+
+
 def test_train_rft_then_grpo_cli(pairs, tmp_path):
     traces = tmp_path / "traces.jsonl"
     run("data", "teach", str(pairs), "--out", str(traces), "--max-calls", "1", *SMALL)

@@ -58,14 +58,16 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     assert all(s >= 0 for s in phases.values()) and sum(phases.values()) <= results["wall_seconds"] + 0.5
     rs = results["rejection_sampling"]  # answer-right samples, then those that also reasoned like the teacher
     assert rs["samples"] > 0 and 0 <= rs["accepted"] <= rs["answers_right"] <= rs["samples"]
-    # Stage II trains on the accepted samples alone, both winning sides evened out (rft_balance_sides); with none
-    # accepted it falls back to the cold-start traces.
-    assert rs["rft_data"] == (["accepted_balanced.jsonl"] if rs["accepted"] else
-                              ["teacher_traces.jsonl", "teacher_traces_static.jsonl", "teacher_turns_isolated_defect.jsonl"])
-    if rs["accepted"]:
-        sides = rs["side_balance"]
-        assert sides["A"] + sides["B"] + sides["other"] == rs["accepted"]
-        assert sides["added"] == (abs(sides["A"] - sides["B"]) if min(sides["A"], sides["B"]) else 0)
+    # Stage II trains on the accepted samples plus the teacher traces of the sampled pairs with none accepted
+    # (rft_fill_rejected), both winning sides evened out (rft_balance_sides).
+    fill = rs["fill_rejected"]
+    accepted_pairs = {r["meta"]["pair_id"] for _, r in iter_trace_records(out / "rft" / "accepted.jsonl")} \
+        if (out / "rft" / "accepted.jsonl").is_file() else set()  # fmt: skip
+    assert fill["accepted"] == rs["accepted"] and fill["filled"] + fill["missing"] == rs["pairs"] - len(accepted_pairs)
+    assert rs["rft_data"] == ["accepted_balanced.jsonl"]
+    sides = rs["side_balance"]
+    assert sides["A"] + sides["B"] + sides["other"] == fill["accepted"] + fill["fallback_traces"]
+    assert sides["added"] == (abs(sides["A"] - sides["B"]) if min(sides["A"], sides["B"]) else 0)
     # Stage III spreads both winning sides over its pair stream and rolls each pair out in both orders.
     grpo_section = yaml.safe_load((out / "grpo" / "config.yaml").read_text())["grpo"]
     assert grpo_section["stratify"] == "Overall" and grpo_section["both_orders"] is True

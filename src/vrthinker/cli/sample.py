@@ -37,6 +37,13 @@ def sample(
         "are even, as input for `train rft`: a sampling model that leans to one side gets more of that side "
         "accepted (docs/demo.md, eighth session).",
     ),
+    fill_from: Optional[Path] = typer.Option(
+        None, "--fill-from",
+        help="Reference traces (e.g. `vrthinker data teach`'s) to fill in for every pair none of whose samples was "
+        "accepted, written with the accepted ones to --filled-out (STaR's rationalization; docs/demo.md, fourteenth "
+        "session). With --balanced-out too, the sides are evened on the filled traces.",
+    ),
+    filled_out: Optional[Path] = typer.Option(None, "--filled-out", help="Where --fill-from writes (required with it)."),
     k: int = typer.Option(4, "--k", min=1, help="Episodes per pair."),
     data_format: str = typer.Option("native", "--format", help="native, videogen, genai-bench, mj-bench-video or parquet."),
     root: Optional[Path] = typer.Option(None, "--root", help="Directory for relative video paths."),
@@ -69,9 +76,17 @@ def sample(
     from vrthinker.policy.hf import HFPolicy
     from vrthinker.policy.judge import Judge
     from vrthinker.policy.models import ModelNotFoundError, load_model
-    from vrthinker.train.rejection import balance_sides, rejection_sample
+    from vrthinker.train.rejection import balance_sides, fill_rejected, rejection_sample
     from vrthinker.video import VideoError
 
+    if (fill_from is None) != (filled_out is None):
+        typer.echo("error: --fill-from and --filled-out go together (the reference traces, and where the accepted "
+                   "plus filled-in traces are written)", err=True)  # fmt: skip
+        raise typer.Exit(2)
+    if fill_from is not None and not fill_from.is_file():
+        typer.echo(f"error: --fill-from {fill_from}: no such file (write reference traces with `vrthinker data teach`)",
+                   err=True)  # fmt: skip
+        raise typer.Exit(2)
     config = episode_config(
         window, max_tool_calls=max_calls, frames_per_video=frames_per_video, initial_per_video=initial_per_video,
         max_new_tokens=max_new_tokens, temperature=temperature, prompt_style=prompt_style, frame_labels=frame_labels,
@@ -113,8 +128,12 @@ def sample(
         except VideoError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(1) from None
+    train_traces = out
+    if fill_from is not None and filled_out is not None:
+        stats["fill_rejected"] = fill_rejected(out, fill_from, [p.pair_id for p in pairs], filled_out)
+        train_traces = filled_out
     if balanced_out is not None:
-        stats["side_balance"] = balance_sides(out, balanced_out)
+        stats["side_balance"] = balance_sides(train_traces, balanced_out)
     if as_json:
         sys.stdout.write(json.dumps(stats) + "\n")
         return
@@ -126,6 +145,10 @@ def sample(
     for dim, acc in stats["accuracy_per_dim"].items():
         typer.echo(f"  {dim:8s} correct in {100 * acc:.1f}% of samples")
     typer.echo(f"accepted traces: {out}")
+    if filled_out is not None:
+        filled = stats["fill_rejected"]
+        typer.echo(f"{filled['filled']} pairs with no accepted sample filled from {fill_from} "
+                   f"({filled['missing']} had no reference trace): {filled_out}")  # fmt: skip
     if balanced_out is not None:
         sides = stats["side_balance"]
         typer.echo(f"sides evened (A {sides['A']}, B {sides['B']}, {sides['added']} repeated): {balanced_out}")

@@ -211,3 +211,37 @@ def balance_sides(traces: str | Path, out: str | Path, dimension: str = "Overall
     tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     os.replace(tmp, out)
     return counts
+
+
+def fill_rejected(
+    accepted: str | Path, fallback: str | Path, pair_ids: Sequence[str], out: str | Path
+) -> dict[str, int]:
+    """Write the ``accepted`` traces to ``out``, plus the ``fallback`` traces of every pair of
+    ``pair_ids`` none of whose samples was accepted.
+
+    Accepted samples are the pairs the sampling judge already gets right; fine-tuning on them alone
+    shifts the training mix towards those pairs and away from the cases it gets wrong (in the demo,
+    the judge carried a tally digit of one video better than the other, and stage II taught that
+    video: docs/demo.md, fourteenth session). Filling each failed pair with a reference trace (the
+    cold-start teacher's) keeps every sampled pair in the mix — STaR's "rationalization" for failed
+    problems (Zelikman et al., 2022, arXiv:2203.14465), with the teacher's trace for the rationale.
+
+    Returns ``accepted`` (records kept), ``filled`` (pairs filled), ``fallback_traces`` (records
+    added) and ``missing`` (failed pairs with no fallback trace either).
+    """
+    kept = [rec for _, rec in iter_trace_records(accepted)] if Path(accepted).is_file() else []
+    have = {rec.get("meta", {}).get("pair_id") for rec in kept}
+    failed = [p for p in dict.fromkeys(pair_ids) if p not in have]
+    by_pair: dict[str, list[dict]] = {}
+    for _, rec in iter_trace_records(fallback):
+        by_pair.setdefault(rec.get("meta", {}).get("pair_id"), []).append(rec)
+    added = [rec for p in failed for rec in by_pair.get(p, [])]
+    missing = sum(p not in by_pair for p in failed)
+    if missing:
+        logger.warning("%s: %d failed pair(s) have no trace in %s either", accepted, missing, fallback)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept + added), encoding="utf-8")
+    os.replace(tmp, out)
+    return {"accepted": len(kept), "filled": len(failed) - missing, "fallback_traces": len(added), "missing": missing}
