@@ -9,8 +9,9 @@ exists, so an interrupted demo continues where it stopped):
 3. **Base model.** A perception warm-up: the random tiny Qwen2.5-VL learns to describe
    single frames (the stand-in for a pretrained VLM), then **Stage I, SFT** on the traces.
 4. **Stage II, rejection sampling** from the SFT model (K per pair, keep fully correct
-   traces) and **RFT**: SFT from the stage-I checkpoint on the accepted traces
-   (``rft_teacher_mix`` mixes the teacher traces back in).
+   traces) and **RFT**: SFT from the stage-I checkpoint on the accepted traces plus the
+   teacher traces of the pairs with none accepted (``rft_fill_rejected``; ``rft_teacher_mix``
+   mixes all the teacher traces back in).
 5. **Stage III, GRPO** from the RFT checkpoint.
 6. **Evaluation** after each stage (and of the untrained model) on the held-out pairs, each
    in both orders (``eval_both_orders``), with the episode engine's reports, plots and trace pages.
