@@ -975,16 +975,16 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     # 5. stage II: rejection sampling + RFT ---------------------------------------------------
     accepted = out / "rft" / "accepted.jsonl"
     sampling_episode = episode.model_copy(update={"temperature": cfg.sampling_temperature})
+    sampled = train[: cfg.rft_pairs]
     with Progress(transient=True) as bar:
-        task = bar.add_task("rejection sampling", total=min(cfg.rft_pairs, len(train)))
+        task = bar.add_task("rejection sampling", total=len(sampled))
         check = ScriptedTeacher(train, episode, **teach).reasoning_agrees if cfg.rft_check_reasoning else None
-        rs_stats = rejection_sample(train[: cfg.rft_pairs], _judge(sft, sampling_episode, cache, cfg), accepted, k=cfg.rft_k,
+        rs_stats = rejection_sample(sampled, _judge(sft, sampling_episode, cache, cfg), accepted, k=cfg.rft_k,
                                     on_progress=lambda done, total: bar.update(task, completed=done), check=check)  # fmt: skip
     logger.info("rejection sampling: %s", rs_stats)
     if cfg.rft_fill_rejected:
         filled = out / "rft" / "accepted_filled.jsonl"
-        rs_stats["fill_rejected"] = fill_rejected(accepted, teacher_traces, [p.pair_id for p in train[: cfg.rft_pairs]],
-                                                  filled)  # fmt: skip
+        rs_stats["fill_rejected"] = fill_rejected(accepted, teacher_traces, [p.pair_id for p in sampled], filled)
         logger.info("rejected pairs filled with their teacher traces: %s", rs_stats["fill_rejected"])
         accepted = filled
     if cfg.rft_balance_sides and accepted.is_file() and accepted.stat().st_size > 0:

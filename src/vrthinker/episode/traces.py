@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from vrthinker.episode.messages import FrameRef, Message
 from vrthinker.episode.trajectory import Segment, Trajectory
@@ -34,6 +34,15 @@ def append_traces(path: str | Path, trajectories: list[Trajectory]) -> None:
             f.write(json.dumps(t.to_json(), ensure_ascii=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def write_trace_records(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    """Rewrite ``path`` with one JSON line per record, atomically (a crash leaves the old file or the new one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def iter_trace_records(path: str | Path, *, drop_torn_tail: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from vrthinker.data.schema import DIMENSIONS, PreferencePair
-from vrthinker.episode.traces import append_traces, iter_trace_records
+from vrthinker.episode.traces import append_traces, iter_trace_records, write_trace_records
 from vrthinker.episode.trajectory import Trajectory
 from vrthinker.policy.judge import Judge
 
@@ -112,14 +112,12 @@ def _done_pairs(out: Path) -> dict[str, dict]:
         kept, dropped = [], 0
         for _, rec in iter_trace_records(out):
             if rec.get("meta", {}).get("pair_id") in done:
-                kept.append(json.dumps(rec, ensure_ascii=False))
+                kept.append(rec)
             else:
                 dropped += 1
         if dropped:
             logger.warning("%s: dropping %d trace(s) of pairs that did not finish before the last stop", out, dropped)
-            tmp = out.with_name(out.name + ".tmp")
-            tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-            os.replace(tmp, out)
+            write_trace_records(out, kept)
     return done
 
 
@@ -189,27 +187,21 @@ def balance_sides(traces: str | Path, out: str | Path, dimension: str = "Overall
 
     Returns the counts per label before (``A``, ``B``, ``other``) and the repeats added (``added``).
     """
-    sides: dict[str, list[str]] = {"A": [], "B": []}
-    other: list[str] = []
+    sides: dict[str, list[dict]] = {"A": [], "B": []}
+    other: list[dict] = []
     for _, record in iter_trace_records(traces):
-        line = json.dumps(record, ensure_ascii=False)
         label = (record.get("labels") or {}).get(dimension)
-        (sides[label] if label in sides else other).append(line)
+        (sides[label] if label in sides else other).append(record)
     counts = {"A": len(sides["A"]), "B": len(sides["B"]), "other": len(other), "added": 0}
     minority, majority = sorted(sides.values(), key=len)
-    extra: list[str] = []
+    extra: list[dict] = []
     if minority:
         short = len(majority) - len(minority)
         extra = [minority[i % len(minority)] for i in range(short)]
     elif majority:
         logger.warning("%s: no accepted trace labelled %s on one side; nothing to balance", traces, dimension)
     counts["added"] = len(extra)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lines = sides["A"] + sides["B"] + other + extra
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, out)
+    write_trace_records(out, sides["A"] + sides["B"] + other + extra)
     return counts
 
 
@@ -239,9 +231,5 @@ def fill_rejected(
     missing = sum(p not in by_pair for p in failed)
     if missing:
         logger.warning("%s: %d failed pair(s) have no trace in %s either", accepted, missing, fallback)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept + added), encoding="utf-8")
-    os.replace(tmp, out)
+    write_trace_records(out, kept + added)
     return {"accepted": len(kept), "filled": len(failed) - missing, "fallback_traces": len(added), "missing": missing}
