@@ -980,7 +980,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         task = bar.add_task("rejection sampling", total=len(sampled))
         check = ScriptedTeacher(train, episode, **teach).reasoning_agrees if cfg.rft_check_reasoning else None
         rs_stats = rejection_sample(sampled, _judge(sft, sampling_episode, cache, cfg), accepted, k=cfg.rft_k,
-                                    on_progress=lambda done, total: bar.update(task, completed=done), check=check)  # fmt: skip
+                                    on_progress=lambda done, total: bar.update(task, completed=done), check=check,
+                                    seed=cfg.seed)  # fmt: skip
     logger.info("rejection sampling: %s", rs_stats)
     if cfg.rft_fill_rejected:
         filled = out / "rft" / "accepted_filled.jsonl"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -113,3 +114,37 @@ def test_process_check_rejects_right_answers_reached_by_wrong_reasoning(pairs, t
     # Resuming counts both from the progress file.
     again = rejection_sample(pairs, Judge(ReplayPolicy(script), cfg), out, k=2, check=teacher.reasoning_agrees)
     assert (again["answers_right"], again["accepted"]) == (right, right // 2)
+
+
+def torch_drawn(pairs):
+    """Each sample draws from torch's default generator, as a sampling model does: right or wrong by the draw."""
+    import torch
+
+    right = oracle(pairs)  # even sample index: right; odd: Overall wrong
+
+    def script(req, n):
+        pair_id, _ = req.episode_key.split("#")
+        draw = int(torch.randint(0, 2, ()).item())
+        return right(SimpleNamespace(episode_key=f"{pair_id}#{draw}"), n)
+
+    return script
+
+
+def test_seeded_run_resumed_in_another_process_draws_what_one_straight_through_does(pairs, tmp_path):
+    import torch
+
+    reference = tmp_path / "ref.jsonl"
+    torch.manual_seed(11)  # whatever the process's generator holds: the seed decides
+    rejection_sample(pairs, Judge(ReplayPolicy(torch_drawn(pairs)), CFG), reference, k=4, batch_pairs=2, seed=3)
+
+    out = tmp_path / "rft.jsonl"
+    with pytest.raises(Crash):
+        rejection_sample(pairs, Judge(CrashingPolicy(torch_drawn(pairs), crash_after=1), CFG), out, k=4,
+                         batch_pairs=2, seed=3)  # fmt: skip
+    torch.manual_seed(12345)  # a new process: its generator starts elsewhere
+    rejection_sample(pairs, Judge(ReplayPolicy(torch_drawn(pairs)), CFG), out, k=4, batch_pairs=2, seed=3)
+    assert _keys(out) == _keys(reference) and 0 < len(_keys(reference)) < 24
+    # Another seed draws other samples (so the check above is not vacuous).
+    other = tmp_path / "other.jsonl"
+    rejection_sample(pairs, Judge(ReplayPolicy(torch_drawn(pairs)), CFG), other, k=4, batch_pairs=2, seed=4)
+    assert _keys(other) != _keys(reference)

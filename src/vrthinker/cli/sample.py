@@ -57,7 +57,7 @@ def sample(
     frame_labels: str = typer.Option("frame_first", "--frame-labels", help=FRAME_LABELS_HELP),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N pairs."),
     batch_pairs: int = typer.Option(8, "--batch-pairs", min=1, help="Pairs per batched rollout (and per progress record)."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed: each batch of pairs draws from it and its position, so a resumed run samples what one straight through would."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
     check_reasoning: bool = typer.Option(
         False, "--check-reasoning", help="Synthetic pairs only: keep a trace only if its reasoning is the teacher's too."
@@ -123,7 +123,7 @@ def sample(
         try:
             stats = rejection_sample(
                 pairs, judge, out, k=k, batch_pairs=batch_pairs,
-                on_progress=lambda done, total: bar.update(task, completed=done), check=check,
+                on_progress=lambda done, total: bar.update(task, completed=done), check=check, seed=seed,
             )  # fmt: skip
         except VideoError as err:
             typer.echo(f"error: {err}", err=True)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import torch
+
 from vrthinker.data.schema import DIMENSIONS, PreferencePair
 from vrthinker.episode.traces import append_traces, iter_trace_records, write_trace_records
 from vrthinker.episode.trajectory import Trajectory
@@ -130,12 +132,18 @@ def rejection_sample(
     batch_pairs: int = 8,
     on_progress: Callable[[int, int], None] | None = None,
     check: Callable[[Trajectory], bool] | None = None,
+    seed: int | None = None,
 ) -> dict:
     """Sample ``k`` episodes per pair with ``judge`` and append the accepted ones to ``out``.
 
     Accepted: fully correct (:func:`is_fully_correct`) and, when given, passing ``check``
     (e.g. :meth:`vrthinker.policy.teacher.ScriptedTeacher.reasoning_agrees`). The stats count
     both: ``answers_right`` before the check, ``accepted`` after it.
+
+    ``seed``: reseed torch's default generator before each batch from ``seed`` and the batch's
+    position in ``pairs``. A run resumed after any batch then draws the same samples as one run
+    straight through (torch seeds its generator differently in every process, so without a seed
+    every process samples something else).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +158,10 @@ def rejection_sample(
     finished = len(pairs) - len(todo)
     for start in range(0, len(todo), batch_pairs):
         chunk = todo[start : start + batch_pairs]
+        if seed is not None:
+            # ``finished`` is the batch's offset in ``pairs`` whether resumed or not (batches are
+            # recorded whole), so the batch's draws do not depend on where the run started.
+            torch.manual_seed(seed * 1_000_003 + finished)
         trajectories = judge.judge_pairs(chunk, samples_per_pair=k)
         accepted = [t for t in trajectories if is_fully_correct(t) and (check is None or check(t))]
         append_traces(out, accepted)
