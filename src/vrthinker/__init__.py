@@ -2,6 +2,7 @@
 
 Packages, in dependency order (nothing imports upward; a test enforces it):
 
+- ``files``   (a module) writing a file atomically; every package may use it, it imports none.
 - ``video``   PyAV decoding, frame sampling, smart-resize, frame cache, synthetic clips.
 - ``data``    the ``PreferencePair`` schema, benchmark loaders, the synthetic suite.
 - ``episode`` the thinking-with-image episode engine: protocol, tools, memory window, segments.

@@ -54,7 +54,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,6 +67,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vrthinker.data.schema import Dimension, Label, PreferencePair
+from vrthinker.files import write_text_atomic
 from vrthinker.video.encode import write_video
 from vrthinker.video.synthetic import (
     BACKGROUNDS,
@@ -591,17 +591,6 @@ def _render_pair_job(job: tuple[dict[str, Any], str, str, int]) -> str:
 # --------------------------------------------------------------------------- the suite
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def summarize(pairs: Sequence[PreferencePair]) -> dict[str, Any]:
     """Counts of labels per dimension, defects per kind and scope, hidden pairs."""
     labels = {dim: {lab: 0 for lab in ("A", "B", "tie")} for dim in (*SCORED_DIMENSIONS, "Overall")}
@@ -688,9 +677,9 @@ def generate_suite(
 
     summary = summarize(pairs)
     suite_info = {"suite": SUITE_NAME, "seed": seed, "num_pairs": num_pairs, "config": cfg.model_dump(mode="json"), "summary": summary}
-    _write_atomic(out_dir / "suite.json", json.dumps(suite_info, indent=2) + "\n")
+    write_text_atomic(out_dir / "suite.json", json.dumps(suite_info, indent=2) + "\n")
     pairs_path = out_dir / "pairs.jsonl"
-    _write_atomic(pairs_path, "".join(pair.model_dump_json() + "\n" for pair in pairs))
+    write_text_atomic(pairs_path, "".join(pair.model_dump_json() + "\n" for pair in pairs))
     elapsed = time.perf_counter() - started
     logger.info(
         "synthetic suite: %d pairs in %.1f s with %d worker(s) -> %s (%d hidden from the initial view)",

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 from vrthinker.episode.messages import FrameRef, Message
 from vrthinker.episode.trajectory import Segment, Trajectory
 from vrthinker.episode.workspace import VideoPairWorkspace
+from vrthinker.files import write_text_atomic
 from vrthinker.video import FrameCache
 
 
@@ -40,9 +41,7 @@ def write_trace_records(path: str | Path, records: Iterable[dict[str, Any]]) -> 
     """Rewrite ``path`` with one JSON line per record, atomically (a crash leaves the old file or the new one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
 def iter_trace_records(path: str | Path, *, drop_torn_tail: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:

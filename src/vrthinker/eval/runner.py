@@ -41,6 +41,7 @@ from vrthinker.episode import Trajectory
 from vrthinker.episode.trace_html import render_trace_html
 from vrthinker.eval.metrics import Prediction, bucket_label
 from vrthinker.eval.predictions import PredictionRecord, load_predictions, prediction_to_json
+from vrthinker.files import write_text_atomic
 from vrthinker.policy.judge import Judge
 from vrthinker.video import VideoError
 
@@ -101,7 +102,7 @@ def check_run_settings(out_dir: Path, settings: dict[str, Any]) -> None:
                 "Use another --out directory, or delete it to start over."
             )
         return
-    _write_atomic(path, json.dumps(current, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json.dumps(current, indent=2, ensure_ascii=False) + "\n")
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -213,7 +214,7 @@ class _BadRows:
         if not self.dirty:
             return
         rows = [*self.load, *self.decode.values()]
-        _write_atomic(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_text_atomic(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         self.dirty = False
 
 
@@ -313,25 +314,15 @@ def _judge_chunk(
         # Traces first: the predictions line commits the pair, so it must come last.
         trace = trajectory.to_json()
         trace["pair_id"] = pair.pair_id
-        _write_atomic(out_dir / TRACES_DIR / f"{name}.json", json.dumps(trace, ensure_ascii=False) + "\n")
+        write_text_atomic(out_dir / TRACES_DIR / f"{name}.json", json.dumps(trace, ensure_ascii=False) + "\n")
         if trace_pages:
             page = render_trace_html(trajectory, title=f"Pair {pair.pair_id}", videos=(pair.video_a, pair.video_b))
-            _write_atomic(out_dir / TRACES_DIR / f"{name}.html", page)
+            write_text_atomic(out_dir / TRACES_DIR / f"{name}.html", page)
         sink.write(json.dumps(line, ensure_ascii=False) + "\n")
         sink.flush()
         os.fsync(sink.fileno())
         done[pair.pair_id] = record
         bad.discard(pair.pair_id)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 @contextmanager

@@ -35,6 +35,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from vrthinker.files import write_text_atomic
+
 logger = logging.getLogger(__name__)
 
 LATEST = "latest"
@@ -88,15 +90,6 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(
     output_dir: str | Path,
     state: TrainerState,
@@ -132,7 +125,7 @@ def save_checkpoint(
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _write_atomic(Path(output_dir) / LATEST, final.name + "\n")
+        write_text_atomic(Path(output_dir) / LATEST, final.name + "\n")
         logger.info("saved %s", final)
     barrier()
     return final
