@@ -64,7 +64,9 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     accepted_pairs = {r["meta"]["pair_id"] for _, r in iter_trace_records(out / "rft" / "accepted.jsonl")} \
         if (out / "rft" / "accepted.jsonl").is_file() else set()  # fmt: skip
     assert fill["accepted"] == rs["accepted"] and fill["filled"] + fill["missing"] == rs["pairs"] - len(accepted_pairs)
-    assert rs["rft_data"] == ["accepted_balanced.jsonl"]
+    # Its own isolated-defect turns are repeated as stage I's are (rft_isolated_repeat 2), when it has any.
+    repeated = ["turns_isolated_defect.jsonl"] * 2 if rs["isolated_defect_turns"] else []
+    assert rs["rft_data"] == ["accepted_balanced.jsonl", *repeated[:1]]
     sides = rs["side_balance"]
     assert sides["A"] + sides["B"] + sides["other"] == fill["accepted"] + fill["fallback_traces"]
     assert sides["added"] == (abs(sides["A"] - sides["B"]) if min(sides["A"], sides["B"]) else 0)
@@ -72,7 +74,7 @@ def test_demo_fast_produces_every_artefact(tmp_path, screenshot):
     grpo_section = yaml.safe_load((out / "grpo" / "config.yaml").read_text())["grpo"]
     assert grpo_section["stratify"] == "Overall" and grpo_section["both_orders"] is True
     rft_config = yaml.safe_load((out / "rft" / "train" / "config.yaml").read_text())
-    assert [Path(t).name for t in rft_config["data"]["traces"]][:1] == rs["rft_data"][:1]
+    assert [Path(t).name for t in rft_config["data"]["traces"]] == ["accepted_balanced.jsonl", *repeated]
     # The cold-start data repeats the turns that describe one defect frame among clean ones (isolated_repeat 2).
     isolated = out / "data" / "teacher_turns_isolated_defect.jsonl"
     assert isolated.is_file()
