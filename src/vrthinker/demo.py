@@ -1002,6 +1002,9 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         logger.info("accepted traces by Overall label: %s", rs_stats["side_balance"])
         accepted = balanced
     rft_data = rft_data_files(accepted, cold_start, cfg.rft_teacher_mix)
+    # Stage I repeats the turns a judge that copies its neighbouring sentences gets wrong (isolated_repeat). Stage
+    # II's own traces keep that emphasis, or RFT drifts back to "normal" on them (docs/demo.md, fifteenth session).
+    # Only when stage II trains on samples: its fallback, the cold-start data, already has the repeats.
     if cfg.rft_isolated_repeat and rft_data[0] == accepted:
         isolated_rft = out / "rft" / "turns_isolated_defect.jsonl"
         rs_stats["isolated_defect_turns"] = isolated_defect_turns(accepted, isolated_rft, episode)
