@@ -69,8 +69,6 @@ def sample(
     teacher_tally: Literal["closing", "found", "found_compact", "found_letter", "per_video"] = typer.Option("found_compact", "--teacher-tally", help="With --check-reasoning: 'closing', 'found', 'found_compact', 'found_letter' or 'per_video' (as `data teach --tally`)."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
-    import torch
-
     from vrthinker.cli.options import episode_config
     from vrthinker.data import DataError, load_pairs
     from vrthinker.policy.hf import HFPolicy
@@ -107,7 +105,6 @@ def sample(
             typer.echo(f"error: --check-reasoning: {err}", err=True)
             raise typer.Exit(2) from None
         check = teacher.reasoning_agrees
-    torch.manual_seed(seed)
     try:
         loaded = load_model(model, device=device)
     except ModelNotFoundError as err:
